@@ -1,0 +1,10 @@
+/** The mesh state: types, indexes, routing decisions and the local config source. */
+export * from "./types.ts";
+export * from "./ip.ts";
+export * from "./proxy_state.ts";
+export * from "./load_balancer.ts";
+export * from "./route.ts";
+export * from "./route_inbound.ts";
+export * from "./resolve_host.ts";
+export * from "./local_config.ts";
+export * from "./local_source.ts";

@@ -1,0 +1,32 @@
+/** zt's identity layer: SPIFFE identities, workload certificates, CSRs, the built-in CA, rotation. */
+export { formatIdentity, type Identity, parseIdentity, sameIdentity } from "./spiffe.ts";
+export {
+  type CertDump,
+  certDump,
+  certIdentity,
+  type CertInfo,
+  derToPem,
+  exportKeyPem,
+  normalizeSerial,
+  parseCertificate,
+  parseCertInfo,
+  rfc3339,
+  splitPemBundle,
+  uriSans,
+  type WorkloadCertificate,
+  workloadCertificateFromChain,
+} from "./certificate.ts";
+export { createCsr, type Csr } from "./csr.ts";
+export { BuiltinCa, CA_FILES, initCaDir, type InitCaOptions } from "./builtin_ca.ts";
+export {
+  type CertChange,
+  CertManager,
+  type CertManagerOptions,
+  type CertsDump,
+  type CertSource,
+  type CertState,
+  type Clock,
+  INITIAL_BACKOFF_MS,
+  MIN_REFRESH_MS,
+  systemClock,
+} from "./cert_manager.ts";

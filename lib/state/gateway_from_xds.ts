@@ -4,6 +4,7 @@
  * the field.
  */
 import { ZtError } from "../error.ts";
+import { hasField } from "../xds/proto.ts";
 import { formatIpBytes } from "./ip.ts";
 import type { GatewayAddress, NetworkAddress, NetworkCidr, PortMap } from "./types.ts";
 import type { XdsGatewayAddress, XdsNetworkAddress, XdsPort } from "./workload_xds_types.ts";
@@ -27,10 +28,11 @@ export function networkAddressFromXds(field: string, a: XdsNetworkAddress): Netw
 /** A service VIP: a host, or a CIDR when `length` is present. */
 export function networkCidrFromXds(field: string, a: XdsNetworkAddress): NetworkCidr {
   const address = ipFromXds(`${field}.address`, a.address);
-  if (a.length === undefined || a.length === null) return { network: a.network ?? "", address };
+  if (!hasField(a, "length")) return { network: a.network ?? "", address };
   const max = address.includes(":") ? 128 : 32;
-  if (a.length > max) fail(`${field}.length`, `prefix length ${a.length} exceeds ${max}`);
-  return { network: a.network ?? "", address, length: a.length };
+  const length = a.length!;
+  if (length > max) fail(`${field}.length`, `prefix length ${length} exceeds ${max}`);
+  return { network: a.network ?? "", address, length };
 }
 
 export function gatewayFromXds(field: string, g: XdsGatewayAddress): GatewayAddress {

@@ -6,7 +6,14 @@
  */
 import { ZtError } from "../error.ts";
 import { messageCodec, typeUrlOf } from "../xds/proto.ts";
-import type { HealthPolicy, LoadBalancer, LoadBalancingMode, LoadBalancingScope, Service, Workload } from "./types.ts";
+import type {
+  HealthPolicy,
+  LoadBalancer,
+  LoadBalancingMode,
+  LoadBalancingScope,
+  Service,
+  Workload,
+} from "./types.ts";
 import type { XdsAddress, XdsService, XdsWorkload } from "./workload_xds_types.ts";
 import { gatewayFromXds, ipFromXds, networkCidrFromXds, portMapFromXds } from "./gateway_from_xds.ts";
 

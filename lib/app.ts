@@ -1,0 +1,226 @@
+/**
+ * The one place that builds and wires zt: bind first, run second, drain last.
+ */
+import type { Config } from "./config/config.ts";
+import { Logger, LogSink, parseLogFilter } from "./log/logger.ts";
+import { errorMessage, ZtError } from "./error.ts";
+import { ProxyState } from "./state/proxy_state.ts";
+import { LoadBalancerState } from "./state/load_balancer.ts";
+import { LocalConfigSource } from "./state/local_source.ts";
+import { type LocalConfig, parseLocalConfig } from "./state/local_config.ts";
+import { applyLocalConfig } from "./state/apply_local_config.ts";
+import { BuiltinCa } from "./identity/builtin_ca.ts";
+import { CertManager } from "./identity/cert_manager.ts";
+import { HbonePool } from "./tunnel/hbone_pool.ts";
+import type { H2Options } from "./tunnel/h2/session.ts";
+import { Authorizer } from "./proxy/authorizer.ts";
+import { ConnectionManager } from "./proxy/connection_manager.ts";
+import { ConnectionReporter } from "./proxy/connection_reporter.ts";
+import { OutboundProxy } from "./proxy/outbound.ts";
+import { InboundProxy } from "./proxy/inbound.ts";
+import { PodProxies } from "./proxy/pod_proxies.ts";
+import { Observability } from "./admin/observability.ts";
+
+export interface AppOptions {
+  /** Where log lines go (stderr by default). */
+  readonly logWrite?: (line: string) => void;
+}
+
+export class App {
+  readonly sink: LogSink;
+  readonly log: Logger;
+  readonly state = new ProxyState();
+  readonly connections = new ConnectionManager();
+  #certs?: CertManager;
+  #pool?: HbonePool;
+  #pods?: PodProxies;
+  #localSource?: LocalConfigSource;
+  #obs?: Observability;
+  #stopping?: Promise<number>;
+  #exit!: (code: number) => void;
+  /** Resolves with the process exit code once the app has stopped. */
+  readonly done = new Promise<number>((r) => (this.#exit = r));
+
+  private constructor(readonly config: Config, opts: AppOptions) {
+    this.sink = new LogSink(parseLogFilter(config.logFilter), config.logFormat, opts.logWrite);
+    this.log = new Logger(this.sink, "zt");
+  }
+
+  static async start(config: Config, opts: AppOptions = {}): Promise<App> {
+    const app = new App(config, opts);
+    try {
+      await app.#start();
+    } catch (e) {
+      await app.#close();
+      throw e;
+    }
+    return app;
+  }
+
+  get certs(): CertManager | undefined {
+    return this.#certs;
+  }
+
+  async #start(): Promise<void> {
+    const c = this.config;
+    const log = (scope: string) => this.log.child(scope);
+    const h2: H2Options = {
+      streamWindow: c.http2StreamWindowSize,
+      connectionWindow: c.http2ConnectionWindowSize,
+      maxFrameSize: c.http2FrameSize,
+      maxConcurrentStreams: Math.max(200, c.poolMaxStreamsPerConnection),
+      maxHeaderListSize: 64 * 1024,
+    };
+
+    // Bind first: the node-level servers, so probes see "not ready" while the rest starts.
+    this.#obs = await Observability.start({
+      config: c,
+      sink: this.sink,
+      log: log("admin"),
+      state: this.state,
+      connections: this.connections,
+      certs: () => this.#certs,
+      staticConfig: () => this.#localSource?.current,
+      shutdown: () => this.shutdown(),
+    });
+    const ready = this.#obs.readiness;
+    const stateTask = ready.register("state manager");
+    const certTask = ready.register("certificates");
+    const proxyTask = ready.register("proxy");
+
+    // Identity.
+    if (c.localCaDir) {
+      const ca = await BuiltinCa.load(c.localCaDir);
+      this.#certs = new CertManager({ source: ca.source(c.secretTtlMs), log: log("identity") });
+    } else if (c.caAddress) {
+      throw new ZtError("config", "the Istio CA client is not available yet: set LOCAL_CA_DIR for the built-in CA");
+    } else {
+      throw new ZtError("config", "no certificate source: set LOCAL_CA_DIR (built-in CA) or CA_ADDRESS (Istio CA)");
+    }
+    const certs = this.#certs;
+
+    // Data plane.
+    const authorizer = new Authorizer(this.state, log("policy"), c.authzPolicyInfoLogging);
+    const reporter = new ConnectionReporter(log("access"), this.#obs.trafficSink);
+    this.#pool = new HbonePool({
+      h2,
+      maxStreamsPerConnection: c.poolMaxStreamsPerConnection,
+      idleTimeoutMs: c.poolUnusedReleaseTimeoutMs,
+      log: log("tunnel"),
+    });
+    const outbound = new OutboundProxy({
+      state: this.state,
+      lb: new LoadBalancerState(),
+      pool: this.#pool,
+      certs,
+      connections: this.connections,
+      reporter,
+      log: log("outbound"),
+    });
+    const inbound = new InboundProxy({
+      state: this.state,
+      node: c.nodeName,
+      authorize: (w, conn) => authorizer.decide(w, conn),
+      connections: this.connections,
+      reporter,
+      log: log("inbound"),
+    });
+    const inboundLog = log("inbound");
+    this.#pods = new PodProxies({
+      node: c.nodeName,
+      state: this.state,
+      certs,
+      h2,
+      outbound,
+      onTunnel: (t) => {
+        inbound.handle(t).catch((e) => inboundLog.error("inbound failed", { error: errorMessage(e) }));
+      },
+      socks5: c.socks5Enabled,
+      clusterDomain: c.clusterDomain,
+      log: inboundLog,
+      onHandshakeError: (reason) => this.#obs?.handshakeFailed(reason),
+    });
+    const pods = this.#pods;
+    certs.onChange((ch) => {
+      if (ch.certificate) pods.updateCertificate(ch.certificate);
+    });
+
+    // Run: configuration in, listeners follow it, policy changes re-check live connections.
+    this.state.onChange((ch) => {
+      if (ch.kind === "workload" || ch.kind === "all") {
+        pods.reconcile();
+        this.#trackCertificates();
+      }
+      if (ch.kind === "policy" || ch.kind === "all" || ch.kind === "workload") {
+        authorizer.invalidate();
+        this.connections.recheckAll((conn, d) =>
+          log("policy").info("connection closed because it's no longer allowed after a policy update", {
+            id: conn.id,
+            reason: d.reason,
+          })
+        );
+      }
+    });
+    const apply = (cfg: LocalConfig) => applyLocalConfig(this.state, cfg, c.rootNamespace, log("xds"));
+    if (c.localXdsPath) {
+      this.#localSource = new LocalConfigSource({ path: c.localXdsPath, onConfig: apply, log: log("xds") });
+      apply(await this.#localSource.start());
+    } else if (c.localXds) {
+      apply(parseLocalConfig(c.localXds, "LOCAL_XDS"));
+    } else if (c.xdsAddress) {
+      throw new ZtError("config", "the xDS client is not available yet: set LOCAL_XDS_PATH for standalone mode");
+    }
+    stateTask();
+    await pods.reconcile();
+    await this.#waitLocalCertificates();
+    certTask();
+    proxyTask();
+    this.log.info("zt ready", { node: c.nodeName, pods: pods.pods.size, instanceIp: c.instanceIp });
+  }
+
+  /** Certificates are fetched ahead for every local mesh pod and forgotten when the last one leaves. */
+  #trackCertificates(): void {
+    const ids = new Map<string, { trustDomain: string; namespace: string; serviceAccount: string }>();
+    for (const w of this.state.localWorkloads(this.config.nodeName)) {
+      if (w.protocol !== "HBONE") continue;
+      const id = { trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount };
+      ids.set(`${id.trustDomain}/${id.namespace}/${id.serviceAccount}`, id);
+    }
+    this.#certs?.track([...ids.values()]);
+  }
+
+  async #waitLocalCertificates(): Promise<void> {
+    this.#trackCertificates();
+    const certs = this.#certs!;
+    await Promise.all(
+      this.state.localWorkloads(this.config.nodeName).filter((w) => w.protocol === "HBONE").map((w) =>
+        certs.get({ trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount })
+      ),
+    );
+  }
+
+  /** Graceful drain: stop listeners, GOAWAY, let connections finish up to the deadline, close. */
+  shutdown(): Promise<number> {
+    this.#stopping ??= (async () => {
+      this.log.info("shutting down", { deadline: `${this.config.connectionTerminationDeadlineMs}ms` });
+      this.#localSource?.close();
+      await this.#pods?.drain();
+      this.#pool?.drain();
+      const r = await this.connections.drain(this.config.connectionTerminationDeadlineMs);
+      if (!r.finished) this.log.warn("drain deadline reached", { aborted: r.aborted });
+      await this.#close();
+      this.log.info("shutdown complete");
+      this.#exit(0);
+      return 0;
+    })();
+    return this.#stopping;
+  }
+
+  async #close(): Promise<void> {
+    this.#localSource?.close();
+    this.#pods?.close();
+    this.#pool?.close();
+    this.#certs?.close();
+    await this.#obs?.close();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * A zt node as a child process (the demo's nodes, the integration tests' nodes): started with
+ * ztunnel's environment variables, JSON logs captured, readiness awaited, drained with a signal.
+ */
+
+export type LogRecord = Record<string, unknown>;
+
+export interface NodeProcessOptions {
+  readonly name: string;
+  readonly ip: string;
+  readonly caDir: string;
+  readonly configPath: string;
+  readonly env?: Record<string, string>;
+  readonly readyTimeoutMs?: number;
+  /** Extra `deno run` flags before the script (script mode only), e.g. permissions. */
+  readonly denoFlags?: string[];
+  /** How to start zt, instead of `ztCommand(denoFlags)`; e.g. `deno run <flags> dist/zt.js`. */
+  readonly command?: { readonly cmd: string; readonly args: readonly string[] };
+  /** The node's working directory (default: this process's). */
+  readonly cwd?: string;
+  /** Called with each log line as it arrives. */
+  readonly onLog?: (rec: LogRecord) => void;
+}
+
+/**
+ * How to start zt again: the compiled binary itself; `deno run <flags> dist/zt.js` when running as
+ * the bundle; `deno run <flags> main.ts` from source (including from tests, whose main module is
+ * the test file).
+ */
+export function ztCommand(denoFlags: string[] = ["-A"]): { cmd: string; args: string[] } {
+  const exe = Deno.execPath();
+  const main = Deno.mainModule;
+  const script = /\/deno[^/]*$/.test(exe) && main.startsWith("file:");
+  if (!script) return { cmd: exe, args: [] };
+  // From source this module is lib/cli/node_process.ts; in the bundle it is the bundle (the main module).
+  const fromSource = import.meta.url.endsWith("/lib/cli/node_process.ts");
+  const entry = fromSource ? new URL("../../main.ts", import.meta.url) : new URL(main);
+  return { cmd: exe, args: ["run", ...denoFlags, decodeURIComponent(entry.pathname)] };
+}
+
+export class NodeProcess {
+  readonly logs: LogRecord[] = [];
+  readonly child: Deno.ChildProcess;
+  #waiters: Array<{ pred: (l: LogRecord) => boolean; resolve: (l: LogRecord) => void }> = [];
+  #pump: Promise<void>;
+  #exited = false;
+
+  private constructor(readonly opts: NodeProcessOptions) {
+    const { cmd, args } = opts.command ?? ztCommand(opts.denoFlags);
+    this.child = new Deno.Command(cmd, {
+      args: [...args, "run"],
+      cwd: opts.cwd,
+      env: {
+        NODE_NAME: opts.name,
+        INSTANCE_IP: opts.ip,
+        LOCAL_XDS_PATH: opts.configPath,
+        LOCAL_CA_DIR: opts.caDir,
+        LOG_FORMAT: "json",
+        RUST_LOG: "info",
+        ...opts.env,
+      },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.child.status.then(() => (this.#exited = true));
+    this.#pump = this.#readLogs();
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+  get ip(): string {
+    return this.opts.ip;
+  }
+
+  /** Starts the node and waits until /healthz/ready answers 200. */
+  static async start(opts: NodeProcessOptions): Promise<NodeProcess> {
+    const node = new NodeProcess(opts);
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+    let last = "";
+    while (Date.now() < deadline) {
+      if (node.#exited) break;
+      try {
+        const res = await fetch(`http://${opts.ip}:15021/healthz/ready`);
+        last = (await res.text()).trim();
+        if (res.status === 200) return node;
+      } catch (e) {
+        last = String(e);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await node.stop("SIGKILL");
+    const logs = node.logs.map((l) => JSON.stringify(l)).join("\n");
+    throw new Error(`node ${opts.name} did not become ready (${last})\n${logs}`);
+  }
+
+  async #readLogs(): Promise<void> {
+    const dec = new TextDecoder();
+    let rest = "";
+    for await (const chunk of this.child.stderr) {
+      rest += dec.decode(chunk, { stream: true });
+      let nl;
+      while ((nl = rest.indexOf("\n")) >= 0) {
+        const line = rest.slice(0, nl);
+        rest = rest.slice(nl + 1);
+        let rec: LogRecord;
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          rec = { message: line, raw: true };
+        }
+        this.logs.push(rec);
+        this.opts.onLog?.(rec);
+        for (const w of [...this.#waiters]) {
+          if (w.pred(rec)) {
+            this.#waiters.splice(this.#waiters.indexOf(w), 1);
+            w.resolve(rec);
+          }
+        }
+      }
+    }
+  }
+
+  /** The first log record matching `pred`, already seen or arriving within `timeoutMs`. */
+  waitForLog(pred: (l: LogRecord) => boolean, timeoutMs = 10_000): Promise<LogRecord> {
+    const seen = this.logs.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const w = {
+        pred,
+        resolve: (l: LogRecord) => {
+          clearTimeout(t);
+          resolve(l);
+        },
+      };
+      const t = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(w), 1);
+        reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.push(w);
+    });
+  }
+
+  admin(path: string, init?: RequestInit): Promise<Response> {
+    return fetch(`http://${this.ip}:15000${path}`, init);
+  }
+
+  async configDump(): Promise<Record<string, unknown>> {
+    const res = await this.admin("/config_dump");
+    return await res.json();
+  }
+
+  /** Sends `signal` (SIGTERM: graceful drain) and resolves with the exit code. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
+    if (!this.#exited) {
+      try {
+        this.child.kill(signal);
+      } catch { /* already gone */ }
+    }
+    const status = await this.child.status;
+    await this.#pump;
+    return status.code;
+  }
+}

@@ -1,0 +1,47 @@
+/** `zt run`: one node, until SIGTERM/SIGINT or /quitquitquit; a second SIGINT exits at once. */
+import { parseArgs } from "node:util";
+import { loadConfig, SETTINGS } from "../config/config.ts";
+import { App } from "../app.ts";
+import { errorMessage } from "../error.ts";
+
+export const RUN_HELP = `zt run [--<setting> value ...]
+
+Runs one node. Every setting is an environment variable (ztunnel's names) or a flag:
+${SETTINGS.map(([env, flag, def, what]) => `  --${flag.padEnd(34)} ${env} (default ${def || '""'}): ${what}`).join("\n")}
+`;
+
+export async function runCommand(args: string[]): Promise<number> {
+  const options: Record<string, { type: "string" }> = {};
+  for (const [, flag] of SETTINGS) options[flag] = { type: "string" };
+  let flags: Record<string, string | undefined>;
+  try {
+    flags = parseArgs({ args, options, allowPositionals: false, strict: true }).values as Record<string, string>;
+  } catch (e) {
+    console.error(`zt run: ${errorMessage(e)}\n\n${RUN_HELP}`);
+    return 2;
+  }
+  let app: App;
+  try {
+    const config = loadConfig(Deno.env.toObject(), flags, Deno.hostname?.() ?? "localhost");
+    app = await App.start(config);
+  } catch (e) {
+    console.error(`zt: ${errorMessage(e)}`);
+    return 1;
+  }
+  let interrupts = 0;
+  const onSignal = (sig: Deno.Signal) => () => {
+    if (sig === "SIGINT" && ++interrupts > 1) {
+      app.log.warn("second interrupt: exiting now");
+      Deno.exit(130);
+    }
+    app.shutdown();
+  };
+  const term = onSignal("SIGTERM");
+  const int = onSignal("SIGINT");
+  Deno.addSignalListener("SIGTERM", term);
+  Deno.addSignalListener("SIGINT", int);
+  const code = await app.done;
+  Deno.removeSignalListener("SIGTERM", term);
+  Deno.removeSignalListener("SIGINT", int);
+  return code;
+}

@@ -1,0 +1,229 @@
+/**
+ * One immutable Config from environment variables (ztunnel's names) and command-line flags.
+ * Flags win over the environment. A bad value fails with a message naming the variable and the value.
+ */
+import {
+  ConfigError,
+  isIpLiteral,
+  parseBool,
+  parseBytes,
+  parseDuration,
+  parseEnum,
+  parseHostPort,
+  parseUint,
+} from "./parse.ts";
+import { parseLogFilter } from "../log/logger.ts";
+
+export interface Config {
+  readonly nodeName: string;
+  readonly instanceIp: string;
+  readonly podName: string;
+  readonly podNamespace: string;
+  readonly serviceAccount: string;
+  readonly clusterId: string;
+  readonly clusterDomain: string;
+  readonly trustDomain: string;
+  readonly network: string;
+  /** Standalone config: a YAML file or a directory of them. */
+  readonly localXdsPath?: string;
+  /** Standalone config given inline. */
+  readonly localXds?: string;
+  /** Built-in CA: Istio plug-in CA files (root-cert.pem, ca-cert.pem, ca-key.pem, cert-chain.pem). */
+  readonly localCaDir?: string;
+  /** Empty string = xDS disabled. */
+  readonly xdsAddress: string;
+  /** Empty string = Istio CA disabled. */
+  readonly caAddress: string;
+  readonly xdsRootCa: string;
+  readonly caRootCa: string;
+  readonly altXdsHostname?: string;
+  readonly altCaHostname?: string;
+  readonly authToken: string;
+  readonly xdsHeaders: Readonly<Record<string, string>>;
+  readonly caHeaders: Readonly<Record<string, string>>;
+  readonly secretTtlMs: number;
+  readonly poolMaxStreamsPerConnection: number;
+  readonly poolUnusedReleaseTimeoutMs: number;
+  readonly http2StreamWindowSize: number;
+  readonly http2ConnectionWindowSize: number;
+  readonly http2FrameSize: number;
+  readonly connectionTerminationDeadlineMs: number;
+  readonly socks5Enabled: boolean;
+  readonly adminAddr: { hostname: string; port: number };
+  readonly statsAddr: { hostname: string; port: number };
+  readonly readinessAddr: { hostname: string; port: number };
+  readonly logFilter: string;
+  readonly logFormat: "plain" | "json";
+  readonly rootNamespace: string;
+  readonly authzPolicyInfoLogging: boolean;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Every setting zt reads: its environment variable, its flag, its default and what it means. */
+export const SETTINGS = [
+  ["NODE_NAME", "node-name", "(hostname)", "This node's name; workloads whose `node` equals it are local pods."],
+  ["INSTANCE_IP", "instance-ip", "127.0.0.1", "This node's IP: admin, metrics and readiness bind here."],
+  ["POD_NAME", "pod-name", "ztunnel", "zt's own pod name (xDS node id)."],
+  ["POD_NAMESPACE", "pod-namespace", "istio-system", "zt's own namespace (xDS node id)."],
+  ["SERVICE_ACCOUNT", "service-account", "ztunnel", "zt's own service account."],
+  ["CLUSTER_ID", "cluster-id", "Kubernetes", "Cluster id, sent as the `clusterid` header."],
+  ["CLUSTER_DOMAIN", "cluster-domain", "cluster.local", "DNS suffix for service short names."],
+  ["TRUST_DOMAIN", "trust-domain", "cluster.local", "Default SPIFFE trust domain."],
+  ["NETWORK", "network", "", "This node's network name."],
+  ["LOCAL_XDS_PATH", "local-xds-path", "", "Standalone config: a YAML file or directory, watched for changes."],
+  ["LOCAL_XDS", "local-xds", "", "Standalone config given inline (YAML)."],
+  ["LOCAL_CA_DIR", "local-ca-dir", "", "Built-in CA: a directory written by `zt ca init`."],
+  ["XDS_ADDRESS", "xds-address", "(see README)", "istiod's xDS address; empty disables xDS."],
+  ["CA_ADDRESS", "ca-address", "(see README)", "Istio CA address; empty disables it."],
+  ["XDS_ROOT_CA", "xds-root-ca", "./var/run/secrets/istio/root-cert.pem", "xDS server root: file, inline PEM or SYSTEM."],
+  ["CA_ROOT_CA", "ca-root-ca", "./var/run/secrets/istio/root-cert.pem", "CA server root: file, inline PEM or SYSTEM."],
+  ["ALT_XDS_HOSTNAME", "alt-xds-hostname", "", "Extra accepted xDS server name."],
+  ["ALT_CA_HOSTNAME", "alt-ca-hostname", "", "Extra accepted CA server name."],
+  ["AUTH_TOKEN", "auth-token", "./var/run/secrets/tokens/istio-token", "Bearer token file (re-read per call)."],
+  ["SECRET_TTL", "secret-ttl", "24h", "Workload certificate lifetime; renewed at half-life."],
+  ["POOL_MAX_STREAMS_PER_CONNECTION", "pool-max-streams-per-connection", "100", "HBONE streams per pooled connection."],
+  ["POOL_UNUSED_RELEASE_TIMEOUT", "pool-unused-release-timeout", "5m", "Idle pooled connections are closed after this."],
+  ["HTTP2_STREAM_WINDOW_SIZE", "http2-stream-window-size", "4194304", "HTTP/2 stream flow-control window."],
+  ["HTTP2_CONNECTION_WINDOW_SIZE", "http2-connection-window-size", "16777216", "HTTP/2 connection window."],
+  ["HTTP2_FRAME_SIZE", "http2-frame-size", "1048576", "HTTP/2 max frame size."],
+  ["CONNECTION_TERMINATION_DEADLINE", "connection-termination-deadline", "5s", "Drain deadline for live connections."],
+  ["UNSTABLE_ENABLE_SOCKS5", "enable-socks5", "true", "SOCKS5 listener on each local pod's IP, port 15080."],
+  ["ADMIN_ADDR", "admin-addr", "$INSTANCE_IP:15000", "Admin server address."],
+  ["STATS_ADDR", "stats-addr", "$INSTANCE_IP:15020", "Prometheus metrics address."],
+  ["READINESS_ADDR", "readiness-addr", "$INSTANCE_IP:15021", "Readiness probe address."],
+  ["RUST_LOG", "log-level", "info", "Log filter, e.g. `info,xds=debug,inbound=trace`."],
+  ["LOG_FORMAT", "log-format", "plain", "`plain` or `json`."],
+  ["ROOT_NAMESPACE", "root-namespace", "istio-system", "Istio's root namespace (mesh-wide policies)."],
+  ["AUTHZ_POLICY_INFO_LOGGING", "authz-policy-info-logging", "false", "Log policy decisions at info."],
+] as const;
+
+export type SettingName = (typeof SETTINGS)[number][0];
+
+/** Reads the value of a setting: the flag (by its long name) first, then the environment. */
+function reader(env: Env, flags: Readonly<Record<string, string | undefined>>) {
+  return (name: SettingName): string | undefined => {
+    const flag = SETTINGS.find((s) => s[0] === name)![1];
+    return flags[flag] ?? env[name];
+  };
+}
+
+function prefixed(env: Env, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith(prefix) && v !== undefined && k.length > prefix.length) {
+      out[k.slice(prefix.length).toLowerCase().replaceAll("_", "-")] = v;
+    }
+  }
+  return out;
+}
+
+/** Builds the Config. `hostname` is the default NODE_NAME. Throws ConfigError on a bad value. */
+export function loadConfig(
+  env: Env,
+  flags: Readonly<Record<string, string | undefined>> = {},
+  hostname = "localhost",
+): Config {
+  const get = reader(env, flags);
+  const str = (n: SettingName, d: string) => get(n) ?? d;
+  const instanceIp = str("INSTANCE_IP", "127.0.0.1");
+  if (!isIpLiteral(instanceIp)) throw new ConfigError("INSTANCE_IP", instanceIp, "expected an IP address");
+  const localXdsPath = get("LOCAL_XDS_PATH") || undefined;
+  const localXds = get("LOCAL_XDS") || undefined;
+  if (localXdsPath && localXds) {
+    throw new ConfigError("LOCAL_XDS", localXds.slice(0, 40), "LOCAL_XDS and LOCAL_XDS_PATH are mutually exclusive");
+  }
+  const localCaDir = get("LOCAL_CA_DIR") || undefined;
+  // Standalone is the default: with a local config, xDS is off unless XDS_ADDRESS names istiod;
+  // with a built-in CA, the Istio CA is off unless CA_ADDRESS names it.
+  const istiodDefault = env.KUBERNETES_SERVICE_HOST
+    ? "https://istiod.istio-system.svc:15012"
+    : "https://localhost:15012";
+  const xdsAddress = normalizeAddress("XDS_ADDRESS", get("XDS_ADDRESS") ?? (localXdsPath || localXds ? "" : istiodDefault));
+  const caAddress = normalizeAddress("CA_ADDRESS", get("CA_ADDRESS") ?? (localCaDir ? "" : istiodDefault));
+  const logFilter = str("RUST_LOG", "info");
+  try {
+    parseLogFilter(logFilter);
+  } catch (e) {
+    throw new ConfigError("RUST_LOG", logFilter, (e as Error).message);
+  }
+  const streamWindow = parseBytes("HTTP2_STREAM_WINDOW_SIZE", str("HTTP2_STREAM_WINDOW_SIZE", "4194304"), 65535);
+  const addr = (n: SettingName, port: number) => parseHostPort(n, str(n, `${instanceIp}:${port}`), instanceIp);
+  const cfg: Config = {
+    nodeName: str("NODE_NAME", hostname),
+    instanceIp,
+    podName: str("POD_NAME", "ztunnel"),
+    podNamespace: str("POD_NAMESPACE", "istio-system"),
+    serviceAccount: str("SERVICE_ACCOUNT", "ztunnel"),
+    clusterId: env.ISTIO_META_CLUSTER_ID ?? str("CLUSTER_ID", "Kubernetes"),
+    clusterDomain: str("CLUSTER_DOMAIN", "cluster.local"),
+    trustDomain: str("TRUST_DOMAIN", "cluster.local"),
+    network: str("NETWORK", ""),
+    localXdsPath,
+    localXds,
+    localCaDir,
+    xdsAddress,
+    caAddress,
+    xdsRootCa: str("XDS_ROOT_CA", "./var/run/secrets/istio/root-cert.pem"),
+    caRootCa: str("CA_ROOT_CA", "./var/run/secrets/istio/root-cert.pem"),
+    altXdsHostname: get("ALT_XDS_HOSTNAME") || undefined,
+    altCaHostname: get("ALT_CA_HOSTNAME") || undefined,
+    authToken: str("AUTH_TOKEN", "./var/run/secrets/tokens/istio-token"),
+    xdsHeaders: prefixed(env, "XDS_HEADER_"),
+    caHeaders: prefixed(env, "CA_HEADER_"),
+    secretTtlMs: parseDuration("SECRET_TTL", str("SECRET_TTL", "24h")),
+    poolMaxStreamsPerConnection: parseUint(
+      "POOL_MAX_STREAMS_PER_CONNECTION",
+      str("POOL_MAX_STREAMS_PER_CONNECTION", "100"),
+      1,
+      10_000,
+    ),
+    poolUnusedReleaseTimeoutMs: parseDuration("POOL_UNUSED_RELEASE_TIMEOUT", str("POOL_UNUSED_RELEASE_TIMEOUT", "5m")),
+    http2StreamWindowSize: streamWindow,
+    http2ConnectionWindowSize: parseBytes(
+      "HTTP2_CONNECTION_WINDOW_SIZE",
+      str("HTTP2_CONNECTION_WINDOW_SIZE", String(Math.min(4 * streamWindow, 2 ** 31 - 1))),
+      65535,
+    ),
+    http2FrameSize: parseBytes("HTTP2_FRAME_SIZE", str("HTTP2_FRAME_SIZE", "1048576"), 16384, 2 ** 24 - 1),
+    connectionTerminationDeadlineMs: terminationDeadline(env, get),
+    socks5Enabled: parseBool("UNSTABLE_ENABLE_SOCKS5", str("UNSTABLE_ENABLE_SOCKS5", "true")),
+    adminAddr: addr("ADMIN_ADDR", 15000),
+    statsAddr: addr("STATS_ADDR", 15020),
+    readinessAddr: addr("READINESS_ADDR", 15021),
+    logFilter,
+    logFormat: parseEnum("LOG_FORMAT", str("LOG_FORMAT", "plain"), ["plain", "json"] as const),
+    rootNamespace: str("ROOT_NAMESPACE", "istio-system"),
+    authzPolicyInfoLogging: parseBool("AUTHZ_POLICY_INFO_LOGGING", str("AUTHZ_POLICY_INFO_LOGGING", "false")),
+  };
+  return Object.freeze(cfg);
+}
+
+function normalizeAddress(variable: string, value: string): string {
+  const v = value.trim();
+  if (v === "") return "";
+  const withScheme = /^[a-z]+:\/\//.test(v) ? v : `https://${v}`;
+  try {
+    const u = new URL(withScheme);
+    if (!u.port && u.protocol !== "https:") throw new Error("no port");
+  } catch {
+    throw new ConfigError(variable, value, "expected an address such as https://istiod.istio-system.svc:15012");
+  }
+  return withScheme;
+}
+
+/** CONNECTION_TERMINATION_DEADLINE, else derived from TERMINATION_GRACE_PERIOD_SECONDS as ztunnel does. */
+function terminationDeadline(env: Env, get: (n: SettingName) => string | undefined): number {
+  const explicit = get("CONNECTION_TERMINATION_DEADLINE");
+  if (explicit !== undefined) return parseDuration("CONNECTION_TERMINATION_DEADLINE", explicit);
+  const grace = env.TERMINATION_GRACE_PERIOD_SECONDS;
+  if (grace === undefined) return 5000;
+  const g = parseUint("TERMINATION_GRACE_PERIOD_SECONDS", grace);
+  return Math.max(1, g > 10 ? g - 5 : g - 1) * 1000;
+}
+
+/** The config as config_dump shows it (secrets and inline config left out). */
+export function configForDump(c: Config): Record<string, unknown> {
+  const { localXds: _inline, ...rest } = c;
+  return { ...rest, authToken: undefined };
+}

@@ -1,0 +1,153 @@
+/**
+ * Inbound HBONE: a CONNECT stream that reached a local pod. Validate the authority, authorize the
+ * peer (destination-side RBAC), connect to the app, answer 200, copy bytes. Denied streams get 401
+ * and never reach the app; live connections are re-checked when policies change.
+ */
+import type { Logger } from "../log/logger.ts";
+import type { Decision, RbacConnection } from "../policy/model.ts";
+import type { ProxyState } from "../state/proxy_state.ts";
+import { routeInbound } from "../state/route_inbound.ts";
+import { workloadIdentity } from "../state/route.ts";
+import { formatSocketAddr } from "../state/ip.ts";
+import type { Workload } from "../state/types.ts";
+import { formatIdentity } from "../identity/spiffe.ts";
+import type { InboundTunnel } from "../tunnel/hbone_server.ts";
+import { errorMessage } from "../error.ts";
+import { closeQuietly, relayStream } from "./copy.ts";
+import { type ConnectionManager, newTraceId } from "./connection_manager.ts";
+import type { ConnectionRecord, ConnectionReporter } from "./connection_reporter.ts";
+
+export interface InboundDeps {
+  readonly state: ProxyState;
+  readonly node: string;
+  readonly authorize: (target: Workload, conn: RbacConnection) => Decision;
+  readonly connections: ConnectionManager;
+  readonly reporter: ConnectionReporter;
+  readonly log: Logger;
+}
+
+export class InboundProxy {
+  constructor(readonly deps: InboundDeps) {}
+
+  async handle(t: InboundTunnel): Promise<void> {
+    const d = this.deps;
+    const method = header(t, ":method");
+    const authority = header(t, ":authority") ?? "";
+    const peerId = formatIdentity(t.peerIdentity);
+    const base = {
+      id: traceId(t) ?? newTraceId(),
+      direction: "inbound" as const,
+      srcAddr: formatSocketAddr(t.peerAddr.ip, t.peerAddr.port),
+      srcIdentity: peerId,
+      dstAddr: formatSocketAddr(t.localAddr.ip, t.localAddr.port),
+      hboneAddr: authority,
+      startedAt: performance.now(),
+      mtls: true,
+    };
+    const srcWorkload = d.state.workloadByIp("", t.peerAddr.ip);
+    if (method !== "CONNECT") {
+      t.respond(400);
+      const rec = { ...base, srcWorkload };
+      d.reporter.completed(rec, d.reporter.opened(rec), { sent: 0, recv: 0, error: `method ${method} is not CONNECT` });
+      return;
+    }
+    const route = routeInbound(d.state, t.localAddr.ip, authority, d.node);
+    if (route.kind === "reject") {
+      t.respond(route.status);
+      const rec = { ...base, srcWorkload };
+      d.reporter.completed(rec, d.reporter.opened(rec), { sent: 0, recv: 0, error: route.reason, responseFlags: "CONNECT" });
+      return;
+    }
+    const target = route.target;
+    const rec: ConnectionRecord = {
+      ...base,
+      srcWorkload,
+      dstWorkload: route.workload,
+      dstIdentity: workloadIdentity(route.workload),
+    };
+    const handle = d.reporter.opened(rec);
+    const rbac: RbacConnection = {
+      srcIp: t.peerAddr.ip,
+      srcIdentity: t.peerIdentity,
+      dstIp: target.ip,
+      dstPort: target.port,
+    };
+    const decision = d.authorize(route.workload, rbac);
+    if (!decision.allowed) {
+      d.log.info("RBAC rejected", { conn: `${t.peerAddr.ip}(${peerId})->${formatSocketAddr(target.ip, target.port)}`, reason: decision.reason });
+      t.respond(401);
+      d.reporter.completed(rec, handle, {
+        sent: 0,
+        recv: 0,
+        error: `connection closed due to policy rejection: ${decision.reason}`,
+        responseFlags: "DENY",
+      });
+      return;
+    }
+    let app: Deno.TcpConn;
+    try {
+      app = await Deno.connect({ hostname: target.ip, port: target.port });
+      app.setNoDelay(true);
+    } catch (e) {
+      t.respond(503);
+      d.reporter.completed(rec, handle, {
+        sent: 0,
+        recv: 0,
+        error: `connect to ${formatSocketAddr(target.ip, target.port)}: ${errorMessage(e)}`,
+        responseFlags: "CONNECT",
+      });
+      return;
+    }
+    t.respond(200);
+    const rc = { fromConn: 0, fromStream: 0 };
+    let error: string | undefined;
+    const untrack = d.connections.register({
+      id: rec.id,
+      direction: "inbound",
+      src: rec.srcAddr,
+      dst: formatSocketAddr(target.ip, target.port),
+      hboneAddr: authority,
+      srcIdentity: peerId,
+      dstIdentity: rec.dstIdentity,
+      startedAt: rec.startedAt,
+      counts: {
+        get sent() {
+          return rc.fromStream;
+        },
+        get recv() {
+          return rc.fromConn;
+        },
+      },
+      recheck: () => {
+        const w = d.state.workload(route.workload.uid);
+        if (!w) return { allowed: false, reason: "destination workload removed", dryRunMatches: [] };
+        return d.authorize(w, rbac);
+      },
+      abort: (reason) => {
+        error ??= reason;
+        t.stream.reset();
+        closeQuietly(app);
+      },
+    });
+    try {
+      await relayStream(app, t.stream, rc);
+    } catch (e) {
+      error ??= errorMessage(e);
+    } finally {
+      untrack();
+      d.reporter.completed(rec, handle, { sent: rc.fromStream, recv: rc.fromConn, error });
+    }
+  }
+}
+
+function header(t: InboundTunnel, name: string): string | undefined {
+  for (const [k, v] of t.headers) if (k === name) return v;
+  return undefined;
+}
+
+/** The trace id of the client's `traceparent`, reused as this side's connection id. */
+function traceId(t: InboundTunnel): string | undefined {
+  const tp = header(t, "traceparent");
+  const m = tp ? /^00-([0-9a-f]{32})-/.exec(tp) : null;
+  return m ? m[1] : undefined;
+}

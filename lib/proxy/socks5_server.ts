@@ -1,0 +1,132 @@
+/**
+ * SOCKS5 entry for one local pod (<podIP>:15080): the pod that owns the listener is the source.
+ * Domain targets resolve against mesh service hostnames first (Kubernetes short forms relative to
+ * the pod's namespace), then system DNS. The reply is sent once the upstream is up.
+ */
+import type { Logger } from "../log/logger.ts";
+import type { ProxyState } from "../state/proxy_state.ts";
+import { resolveMeshHost } from "../state/resolve_host.ts";
+import type { Workload } from "../state/types.ts";
+import { canonicalIp } from "../state/ip.ts";
+import { errorMessage } from "../error.ts";
+import { closeQuietly } from "./copy.ts";
+import type { OutboundOutcome, OutboundProxy } from "./outbound.ts";
+import { formatTarget, readSocks5Request, sendReply, Socks5Reply, type Socks5Target } from "./socks5.ts";
+
+export interface Socks5ServerOptions {
+  readonly ip: string;
+  readonly port: number;
+  /** The pod this listener belongs to (looked up again per connection: the config may change). */
+  readonly sourceUid: string;
+  readonly state: ProxyState;
+  readonly outbound: OutboundProxy;
+  readonly clusterDomain: string;
+  readonly log: Logger;
+}
+
+/** SOCKS5 reply code for an outbound outcome. */
+export function replyFor(o: OutboundOutcome): number {
+  switch (o.kind) {
+    case "ok":
+      return Socks5Reply.SUCCEEDED;
+    case "denied":
+      return Socks5Reply.NOT_ALLOWED;
+    case "unavailable":
+    case "refused":
+      return Socks5Reply.CONNECTION_REFUSED;
+    case "no_route":
+      return Socks5Reply.HOST_UNREACHABLE;
+    case "failed":
+      return Socks5Reply.GENERAL_FAILURE;
+  }
+}
+
+export class Socks5Server {
+  #listener?: Deno.TcpListener;
+  #active = new Set<Promise<void>>();
+
+  constructor(readonly opts: Socks5ServerOptions) {}
+
+  listen(): void {
+    this.#listener = Deno.listen({ hostname: this.opts.ip, port: this.opts.port });
+    this.#acceptLoop(this.#listener);
+  }
+
+  get address(): Deno.NetAddr | undefined {
+    return this.#listener?.addr;
+  }
+
+  async #acceptLoop(l: Deno.TcpListener): Promise<void> {
+    try {
+      for await (const conn of l) {
+        conn.setNoDelay(true);
+        const p = this.#serve(conn).catch((e) => this.opts.log.warn("socks5 failed", { error: errorMessage(e) }));
+        this.#active.add(p);
+        p.finally(() => this.#active.delete(p));
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) this.opts.log.error("socks5 accept failed", { error: errorMessage(e) });
+    }
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    const o = this.opts;
+    const src: Workload | undefined = o.state.workload(o.sourceUid);
+    let req;
+    try {
+      req = await readSocks5Request(conn);
+    } catch (e) {
+      o.log.warn("connection failed", { "src.addr": addr(conn), direction: "outbound", error: errorMessage(e) });
+      closeQuietly(conn);
+      return;
+    }
+    if (!src) {
+      await sendReply(conn, Socks5Reply.GENERAL_FAILURE).catch(() => {});
+      closeQuietly(conn);
+      o.log.warn("connection failed", { "src.addr": addr(conn), error: "failed to fetch information about local workload" });
+      return;
+    }
+    const dst = await this.#resolve(req.target, src);
+    if (!dst) {
+      o.log.warn("connection failed", {
+        "src.addr": addr(conn),
+        "dst.addr": formatTarget(req.target),
+        direction: "outbound",
+        error: `cannot resolve ${formatTarget(req.target)}`,
+      });
+      await sendReply(conn, Socks5Reply.HOST_UNREACHABLE).catch(() => {});
+      closeQuietly(conn);
+      return;
+    }
+    await o.outbound.handle(src, conn, dst, (outcome) => sendReply(conn, replyFor(outcome)), req.rest);
+  }
+
+  async #resolve(t: Socks5Target, src: Workload): Promise<{ ip: string; port: number } | undefined> {
+    if (t.kind === "ip") return { ip: t.ip, port: t.port };
+    const literal = canonicalIp(t.host.replace(/^\[|\]$/g, ""));
+    if (literal) return { ip: literal, port: t.port };
+    const mesh = resolveMeshHost(this.opts.state, t.host, src.namespace, this.opts.clusterDomain);
+    if (mesh) return { ip: mesh.ip, port: t.port };
+    try {
+      const ips = await Deno.resolveDns(t.host, "A");
+      if (ips.length) return { ip: ips[0], port: t.port };
+    } catch {
+      // fall through: unresolvable
+    }
+    return undefined;
+  }
+
+  /** Stops accepting; live connections are drained by the connection manager. */
+  close(): void {
+    try {
+      this.#listener?.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function addr(conn: Deno.Conn): string {
+  const a = conn.remoteAddr as Deno.NetAddr;
+  return `${a.hostname}:${a.port}`;
+}

@@ -1,0 +1,216 @@
+/**
+ * One HTTP/2 stream of an HBONE tunnel: a full-duplex byte pipe with flow control both ways.
+ *
+ * Reading is pull-based: `read()` yields the next DATA piece (a view, never copied), `release(n)`
+ * returns n bytes of window to the peer once they have been written onwards. Writing takes a buffer
+ * with FRAME_HEADER_SIZE bytes of headroom so the DATA frame header is written in place (no copy).
+ */
+import { ErrorCode, Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader } from "./frame.ts";
+import { H2Error } from "./h2_error.ts";
+
+/** What a stream needs from its session (kept narrow so the session can be swapped in tests). */
+export interface StreamOwner {
+  readonly peerMaxFrameSize: number;
+  connSendWindow: number;
+  write(buf: Uint8Array): void;
+  writeTwo(header: Uint8Array, payload: Uint8Array): void;
+  drained(): Promise<void> | undefined;
+  waitConnWindow(): Promise<void>;
+  credit(stream: H2Stream, n: number): void;
+  sendRst(id: number, code: number): void;
+  streamClosed(stream: H2Stream): void;
+}
+
+export type Headers = Array<[string, string]>;
+
+export class H2Stream {
+  sendWindow: number;
+  /** Bytes received and released but not yet returned to the peer as WINDOW_UPDATE. */
+  unacked = 0;
+  #queue: Uint8Array[] = [];
+  #reader?: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void };
+  #windowWaiter?: () => void;
+  #remoteEnded = false;
+  #localEnded = false;
+  #error?: Error;
+  #closed = false;
+  #closedResolve!: () => void;
+  /** Resolves once the stream is fully closed (both halves ended, or reset). */
+  readonly closed = new Promise<void>((r) => (this.#closedResolve = r));
+  /** The response headers (client side), resolved when they arrive. */
+  response?: Promise<Headers>;
+  responseResolve?: (h: Headers) => void;
+  responseReject?: (e: Error) => void;
+  /** The request headers (server side). */
+  requestHeaders: Headers = [];
+
+  constructor(readonly id: number, readonly owner: StreamOwner, initialSendWindow: number) {
+    this.sendWindow = initialSendWindow;
+  }
+
+  get remoteEnded(): boolean {
+    return this.#remoteEnded;
+  }
+  get localEnded(): boolean {
+    return this.#localEnded;
+  }
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /** The next piece of data, or null at END_STREAM. Rejects if the stream was reset. */
+  read(): Promise<Uint8Array | null> {
+    if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift()!);
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#remoteEnded) return Promise.resolve(null);
+    return new Promise((resolve, reject) => (this.#reader = { resolve, reject }));
+  }
+
+  /** Returns n consumed bytes of flow-control window to the peer. */
+  release(n: number): void {
+    if (n > 0) this.owner.credit(this, n);
+  }
+
+  /**
+   * Sends `buf[FRAME_HEADER_SIZE, FRAME_HEADER_SIZE + n)` as DATA. The first FRAME_HEADER_SIZE bytes of
+   * `buf` are headroom this call may overwrite. The caller must not touch `buf` afterwards.
+   * Resolves when the bytes are handed to TLS and the socket is not over its high-water mark.
+   */
+  async write(buf: Uint8Array, n: number): Promise<void> {
+    let offset = FRAME_HEADER_SIZE;
+    let remaining = n;
+    while (remaining > 0) {
+      if (this.#error) throw this.#error;
+      if (this.#localEnded) throw new H2Error("write after end", ErrorCode.STREAM_CLOSED, this.id);
+      const owner = this.owner;
+      if (this.sendWindow <= 0) {
+        await new Promise<void>((r) => (this.#windowWaiter = r));
+        continue;
+      }
+      if (owner.connSendWindow <= 0) {
+        await owner.waitConnWindow();
+        continue;
+      }
+      const len = Math.min(remaining, this.sendWindow, owner.connSendWindow, owner.peerMaxFrameSize);
+      this.sendWindow -= len;
+      owner.connSendWindow -= len;
+      if (offset === FRAME_HEADER_SIZE && len === n) {
+        writeFrameHeader(buf, 0, len, FrameType.DATA, 0, this.id);
+        owner.write(n + FRAME_HEADER_SIZE === buf.length ? buf : buf.subarray(0, n + FRAME_HEADER_SIZE));
+      } else {
+        const header = new Uint8Array(FRAME_HEADER_SIZE);
+        writeFrameHeader(header, 0, len, FrameType.DATA, 0, this.id);
+        owner.writeTwo(header, buf.subarray(offset, offset + len));
+      }
+      offset += len;
+      remaining -= len;
+    }
+    const d = this.owner.drained();
+    if (d) await d;
+  }
+
+  /** Convenience for small writes (tests, handshakes): copies into a buffer with headroom. */
+  writeBytes(data: Uint8Array): Promise<void> {
+    const buf = new Uint8Array(FRAME_HEADER_SIZE + data.length);
+    buf.set(data, FRAME_HEADER_SIZE);
+    return this.write(buf, data.length);
+  }
+
+  /** Half-close: END_STREAM after everything written so far. */
+  end(): void {
+    if (this.#localEnded || this.#error) return;
+    this.#localEnded = true;
+    const frame = new Uint8Array(FRAME_HEADER_SIZE);
+    writeFrameHeader(frame, 0, 0, FrameType.DATA, Flag.END_STREAM, this.id);
+    this.owner.write(frame);
+    this.#maybeClosed();
+  }
+
+  /** Marks the local half ended without sending (used when END_STREAM went out on HEADERS). */
+  markLocalEnded(): void {
+    this.#localEnded = true;
+    this.#maybeClosed();
+  }
+
+  /** Aborts the stream: RST_STREAM to the peer, errors for local readers and writers. */
+  reset(code: number = ErrorCode.CANCEL): void {
+    if (this.#closed) return;
+    this.owner.sendRst(this.id, code);
+    this.fail(new H2Error(`stream reset locally (code ${code})`, code, this.id));
+  }
+
+  // ---- session side ----
+
+  /** DATA arrived. `flowBytes - data.length` (padding) is credited at once. */
+  onData(data: Uint8Array, endStream: boolean): void {
+    if (this.#error || this.#remoteEnded) {
+      if (data.length) this.owner.credit(this, data.length);
+      return;
+    }
+    if (data.length > 0) {
+      const r = this.#reader;
+      if (r) {
+        this.#reader = undefined;
+        r.resolve(data);
+      } else this.#queue.push(data);
+    }
+    if (endStream) this.onRemoteEnd();
+  }
+
+  onRemoteEnd(): void {
+    if (this.#remoteEnded) return;
+    this.#remoteEnded = true;
+    const r = this.#reader;
+    if (r && this.#queue.length === 0) {
+      this.#reader = undefined;
+      r.resolve(null);
+    }
+    this.#maybeClosed();
+  }
+
+  onWindowUpdate(increment: number): void {
+    this.sendWindow += increment;
+    this.wakeWriter();
+  }
+
+  wakeWriter(): void {
+    const w = this.#windowWaiter;
+    if (w && this.sendWindow > 0) {
+      this.#windowWaiter = undefined;
+      w();
+    }
+  }
+
+  /** Terminal failure (peer reset, connection loss): wakes everyone with the error. */
+  fail(err: Error): void {
+    if (this.#closed) return;
+    this.#error = err;
+    let dropped = 0;
+    for (const q of this.#queue) dropped += q.length;
+    this.#queue.length = 0;
+    if (dropped) this.owner.credit(this, dropped);
+    const r = this.#reader;
+    this.#reader = undefined;
+    r?.reject(err);
+    this.responseReject?.(err);
+    const w = this.#windowWaiter;
+    this.#windowWaiter = undefined;
+    w?.();
+    this.#close();
+  }
+
+  /** Both halves ended: the stream leaves the session (queued data stays readable). */
+  #maybeClosed(): void {
+    if (this.#localEnded && this.#remoteEnded) this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.owner.streamClosed(this);
+    this.#closedResolve();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * HBONE server for one local pod: mTLS on <podIP>:15008 with the pod's certificate, HTTP/2, one
+ * CONNECT stream per tunnelled connection. It authenticates peers; what to do with a stream (route,
+ * authorize, connect) is the inbound proxy's decision, handed over through `onTunnel`.
+ */
+import tls from "node:tls";
+import type { Identity } from "../identity/spiffe.ts";
+import type { WorkloadCertificate } from "../identity/certificate.ts";
+import type { Logger } from "../log/logger.ts";
+import { errorMessage } from "../error.ts";
+import { checkPeerTrustDomain, peerIdentity, tlsOptions } from "./tls.ts";
+import { type H2Options, H2Session } from "./h2/session.ts";
+import type { Headers, H2Stream } from "./h2/stream.ts";
+
+/** A CONNECT stream that arrived, with the connection facts the inbound proxy decides on. */
+export interface InboundTunnel {
+  readonly stream: H2Stream;
+  readonly headers: Headers;
+  readonly peerIdentity: Identity;
+  readonly peerAddr: { ip: string; port: number };
+  readonly localAddr: { ip: string; port: number };
+  /** Sends the response status (200 keeps the stream open; anything else ends it). */
+  respond(status: number, extra?: Headers): void;
+}
+
+export interface HboneServerOptions {
+  readonly ip: string;
+  readonly port: number;
+  readonly cert: WorkloadCertificate;
+  readonly h2: H2Options;
+  readonly log: Logger;
+  readonly onTunnel: (t: InboundTunnel) => void;
+  /** Counts handshakes that failed (bad or missing client certificate, wrong trust domain). */
+  readonly onHandshakeError?: (reason: string) => void;
+}
+
+export class HboneServer {
+  #server: tls.Server;
+  #sessions = new Set<H2Session>();
+  #trustDomain: string;
+  #draining = false;
+
+  constructor(readonly opts: HboneServerOptions) {
+    this.#trustDomain = opts.cert.identity.trustDomain;
+    this.#server = tls.createServer({
+      ...tlsOptions(opts.cert),
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    this.#server.on("secureConnection", (socket: tls.TLSSocket) => this.#accept(socket));
+    this.#server.on("tlsClientError", (err: Error) => {
+      opts.log.debug("tls handshake failed", { error: errorMessage(err), listener: `${opts.ip}:${opts.port}` });
+      opts.onHandshakeError?.(errorMessage(err));
+    });
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      this.#server.once("error", onError);
+      this.#server.listen(this.opts.port, this.opts.ip, () => {
+        this.#server.off("error", onError);
+        resolve();
+      });
+    });
+  }
+
+  get address(): { ip: string; port: number } {
+    const a = this.#server.address();
+    if (a && typeof a === "object") return { ip: a.address, port: a.port };
+    return { ip: this.opts.ip, port: this.opts.port };
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Rotates the certificate for new handshakes; live connections keep theirs. */
+  updateCertificate(cert: WorkloadCertificate): void {
+    this.#server.setSecureContext({ ...tlsOptions(cert) });
+  }
+
+  #accept(socket: tls.TLSSocket): void {
+    const peer = { ip: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+    const refuse = checkPeerTrustDomain(socket, this.#trustDomain);
+    if (refuse || this.#draining) {
+      this.opts.log.warn("connection refused", { "src.addr": `${peer.ip}:${peer.port}`, error: refuse ?? "draining" });
+      this.opts.onHandshakeError?.(refuse ?? "draining");
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const id = peerIdentity(socket)!;
+    const local = { ip: socket.localAddress ?? this.opts.ip, port: socket.localPort ?? this.opts.port };
+    const session = new H2Session(socket, "server", this.opts.h2);
+    this.#sessions.add(session);
+    session.closed.then(() => this.#sessions.delete(session));
+    session.onStream = (stream) => {
+      this.opts.onTunnel({
+        stream,
+        headers: stream.requestHeaders,
+        peerIdentity: id,
+        peerAddr: peer,
+        localAddr: local,
+        respond: (status, extra = []) => {
+          session.respond(stream, [[":status", String(status)], ...extra], status !== 200);
+          if (status !== 200 && !stream.remoteEnded) stream.reset(0 /* NO_ERROR: we do not read more */);
+        },
+      });
+    };
+  }
+
+  /** Stops accepting connections and sends GOAWAY on every session; streams finish on their own. */
+  drain(): void {
+    this.#draining = true;
+    this.#server.close();
+    for (const s of this.#sessions) s.goaway();
+  }
+
+  /** Closes everything now. */
+  close(): void {
+    this.#draining = true;
+    this.#server.close();
+    for (const s of this.#sessions) s.close();
+    this.#sessions.clear();
+  }
+
+  /** Resolves once every session has closed. */
+  async closed(): Promise<void> {
+    await Promise.all([...this.#sessions].map((s) => s.closed));
+  }
+}

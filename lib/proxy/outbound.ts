@@ -7,7 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import type { ProxyState } from "../state/proxy_state.ts";
 import { type LoadBalancerState, type OutboundRoute, routeOutbound, workloadIdentity } from "../state/route.ts";
 import type { Workload } from "../state/types.ts";
-import { formatSocketAddr } from "../state/ip.ts";
+import { formatSocketAddr, isLoopback } from "../state/ip.ts";
 import type { WorkloadCertificate } from "../identity/certificate.ts";
 import type { Identity } from "../identity/spiffe.ts";
 import { HboneConnectError, type HbonePool } from "../tunnel/hbone_pool.ts";
@@ -147,7 +147,13 @@ export class OutboundProxy {
         let res;
         try {
           res = await d.pool.connect(
-            { cert, expectedIdentities: route.expectedIdentities, ip: route.connect.ip, port: route.connect.port },
+            {
+              cert,
+              expectedIdentities: route.expectedIdentities,
+              ip: route.connect.ip,
+              port: route.connect.port,
+              srcIp: src.workloadIps.find(isLoopback),
+            },
             route.authority,
             headers,
           );

@@ -20,6 +20,11 @@ export interface HboneTarget {
   /** Where to dial: <podIP or waypoint>:15008. */
   readonly ip: string;
   readonly port: number;
+  /**
+   * The source pod's IP, used as the local address when this host owns it (pods on loopback), so the
+   * destination sees the real source as ztunnel's in-pod sockets give it. Part of the pool key.
+   */
+  readonly srcIp?: string;
 }
 
 export interface HboneResponse {
@@ -77,7 +82,7 @@ export class HbonePool {
   }
 
   #key(t: HboneTarget): string {
-    return `${formatIdentity(t.cert.identity)}#${t.cert.serialNumber}|${[...t.expectedIdentities].sort().join(",")}|${t.ip}:${t.port}`;
+    return `${formatIdentity(t.cert.identity)}#${t.cert.serialNumber}|${[...t.expectedIdentities].sort().join(",")}|${t.ip}:${t.port}|${t.srcIp ?? ""}`;
   }
 
   async #session(target: HboneTarget): Promise<Entry> {
@@ -115,10 +120,12 @@ export class HbonePool {
 
   #dial(key: string, target: HboneTarget): Promise<Entry> {
     return new Promise<Entry>((resolve, reject) => {
-      const socket = tls.connect({
+      // `localAddress` reaches net.connect (node's types omit it from tls.ConnectionOptions).
+      const socket = tls.connect(<tls.ConnectionOptions> {
         ...tlsOptions(target.cert),
         host: target.ip,
         port: target.port,
+        localAddress: target.srcIp,
         rejectUnauthorized: true,
         // Identity is checked against the expected SPIFFE ids below, not against a hostname.
         checkServerIdentity: () => undefined,

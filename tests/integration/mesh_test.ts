@@ -7,6 +7,10 @@ import assert from "node:assert/strict";
 import { type RunningServer, startEchoServer } from "../fakes/echo_server.ts";
 import { roundTrip, socks5Connect } from "../fakes/socks5_client.ts";
 import { type NodeProcess, startNode, writeMeshFiles } from "../fakes/zt_node.ts";
+import { BuiltinCa } from "../../lib/identity/builtin_ca.ts";
+import { HbonePool } from "../../lib/tunnel/hbone_pool.ts";
+import { DEFAULT_H2_OPTIONS } from "../../lib/tunnel/h2/session.ts";
+import { silentLogger } from "../../lib/log/logger.ts";
 
 const A = { name: "node-a", ip: "127.11.0.1" };
 const B = { name: "node-b", ip: "127.11.0.2" };
@@ -60,6 +64,7 @@ interface Fixture {
   echoB: RunningServer;
   outside: RunningServer;
   dir: string;
+  caDir: string;
 }
 
 async function setup(): Promise<Fixture> {
@@ -69,7 +74,7 @@ async function setup(): Promise<Fixture> {
   const echoB = startEchoServer(ECHO_B, 7070);
   const outside = startEchoServer(OUTSIDE, 9000);
   const nodes = await Promise.all([A, B].map((n) => startNode({ ...n, caDir, configPath })));
-  return { nodes, echoA, echoB, outside, dir };
+  return { nodes, echoA, echoB, outside, dir, caDir };
 }
 
 async function teardown(f: Fixture): Promise<number[]> {
@@ -101,6 +106,8 @@ Deno.test("mesh: two nodes, SOCKS5 → VIP → endpoints on both nodes over HBON
       assert.equal(rec["src.identity"], "spiffe://cluster.local/ns/ambient-demo/sa/sleep");
       assert.equal(rec["dst.addr"], `${ECHO_B}:15008`);
       assert.equal(rec["dst.hbone_addr"], `${ECHO_B}:7070`);
+      assert.equal(rec["src.workload"], "sleep", "the tunnel comes from the source pod's IP");
+      assert.ok(String(rec["src.addr"]).startsWith(`${SLEEP}:`));
       const a = f.nodes[0];
       const out = await a.waitForLog((l) =>
         l.message === "connection complete" && l.direction === "outbound" && l["dst.addr"] === `${ECHO_B}:15008`
@@ -154,6 +161,26 @@ Deno.test("mesh: two nodes, SOCKS5 → VIP → endpoints on both nodes over HBON
       assert.equal(noPort.reply, 4, "no route → 0x04");
       const refused = await socks5Connect(socks, OUTSIDE, 9001);
       assert.equal(refused.reply, 5, "refused → 0x05");
+    });
+    await t.step("an HBONE peer with a mesh certificate (sidecar-style) is served; a non-local authority gets 400", async () => {
+      const ca = await BuiltinCa.load(f.caDir);
+      const cert = await ca.sign({ trustDomain: "cluster.local", namespace: "client-b", serviceAccount: "sleep" }, 60_000);
+      const pool = new HbonePool({ h2: DEFAULT_H2_OPTIONS, maxStreamsPerConnection: 100, idleTimeoutMs: 60_000, log: silentLogger() });
+      try {
+        const target = { cert, expectedIdentities: ["spiffe://cluster.local/ns/ambient-demo/sa/echo"], ip: ECHO_B, port: 15008 };
+        const ok = await pool.connect(target, `${ECHO_B}:7070`);
+        assert.equal(ok.status, 200);
+        await ok.stream.writeBytes(new Uint8Array([1, 2, 3]));
+        ok.stream.end();
+        const back = await ok.stream.read();
+        assert.deepEqual(back && [...back], [1, 2, 3]);
+        const elsewhere = await pool.connect(target, `${ECHO_A}:7070`);
+        assert.equal(elsewhere.status, 400, "authority of a pod on another node");
+        const notPod = await pool.connect(target, `${OUTSIDE}:9000`);
+        assert.equal(notPod.status, 400, "authority that is not a pod");
+      } finally {
+        pool.close();
+      }
     });
   } finally {
     const codes = await teardown(f);

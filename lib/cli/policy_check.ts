@@ -10,6 +10,7 @@ import { ProxyState } from "../state/proxy_state.ts";
 import { loadLocalConfig } from "../state/local_config.ts";
 import { applyLocalConfig } from "../state/apply_local_config.ts";
 import { parseLocalWorkload } from "../state/local_workload.ts";
+import { parseLocalService } from "../state/local_service.ts";
 import { canonicalIp, parseSocketAddr } from "../state/ip.ts";
 import { endpointTargetPort } from "../state/route.ts";
 import { parsePolicy } from "../policy/dump.ts";
@@ -77,8 +78,13 @@ async function stateFromNode(admin: string | undefined): Promise<ProxyState> {
   const dump = await fetchConfigDump(adminAddress(admin, Deno.env.toObject()));
   const workloads = ((dump.workloads ?? []) as unknown[]).map((w, i) => parseLocalWorkload(w, `workloads[${i}]`));
   const policies = ((dump.policies ?? []) as unknown[]).map((p, i) => parsePolicy(p, `policies[${i}]`));
+  // config_dump services carry derived fields (endpoints); keep the ones the local format knows.
+  const services = ((dump.services ?? []) as Array<Record<string, unknown>>).map((s, i) => {
+    const { name, namespace, hostname, vips, ports } = s;
+    return parseLocalService({ name, namespace, hostname, vips, ports }, `services[${i}]`);
+  });
   const state = new ProxyState();
-  state.replaceAll({ workloads, services: [], policies });
+  state.replaceAll({ workloads, services, policies });
   return state;
 }
 

@@ -6,7 +6,7 @@ import { demoCommand } from "./lib/cli/demo.ts";
 import { POLICY_CHECK_HELP, policyCommand } from "./lib/cli/policy_check.ts";
 import { CONFIG_HELP, configCommand, LOG_LEVEL_HELP, logLevelCommand } from "./lib/cli/config_view.ts";
 
-const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<number>; help?: string }> = {
+export const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<number>; help?: string }> = {
   run: { summary: "run a node (standalone: LOCAL_XDS_PATH + LOCAL_CA_DIR)", run: runCommand, help: RUN_HELP },
   ca: { summary: "ca init DIR: write a built-in CA (Istio plug-in CA files)", run: caCommand, help: CA_HELP },
   demo: { summary: "run Istio's ambient L4 guide on this machine (two nodes, policies) and clean up", run: demoCommand },

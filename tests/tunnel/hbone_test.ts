@@ -212,7 +212,7 @@ Deno.test("interop: zt HBONE client → node:http2 (nghttp2) server", async () =
     ALPNProtocols: ["h2"],
   });
   let authority = "";
-  h2.on("stream", (stream, headers) => {
+  h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     authority = String(headers[":authority"]);
     stream.respond({ ":status": 200 });
     stream.pipe(stream); // echo, END_STREAM after the client's

@@ -33,7 +33,7 @@ interface Response {
 Deno.test("interop: CONNECT through node:http2, responses decoded with FrameParser + HpackDecoder", async () => {
   const server = http2.createServer();
   const seen: Array<Record<string, unknown>> = [];
-  server.on("stream", (stream, headers) => {
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     seen.push({ ...headers });
     stream.respond({ ":status": 200, "x-test": LONG_VALUE, "x-authority": String(headers[":authority"]) });
     stream.end(`hello ${headers[":authority"]}`);

@@ -18,7 +18,10 @@ function tableAfter(heading: string): string[][] {
 Deno.test("README starts with exactly the demo and the test command", async () => {
   const first = /^# zt\n\n```sh\n([^`]*)```/.exec(readme);
   assert.ok(first, "a shell block right after the title");
-  assert.deepEqual(first[1].trim().split("\n"), ["npx -y deno@2.9.6 task demo", "npx -y deno@2.9.6 task test"]);
+  assert.deepEqual(first[1].trim().split("\n"), [
+    "npx -y deno@2.9.6 task demo",
+    "npx -y deno@2.9.6 task test",
+  ]);
   const ci = await Deno.readTextFile(new URL("../.ci/run", import.meta.url));
   assert.match(ci, /^npx -y deno@2\.9\.6 task test$/m, ".ci/run runs the README's test command");
 });

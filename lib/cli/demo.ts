@@ -7,7 +7,7 @@
  */
 import { stringify } from "yaml";
 import { errorMessage } from "../error.ts";
-import { demoMesh, DEMO_NODES, DEMO_PODS } from "./demo_mesh.ts";
+import { DEMO_NODES, DEMO_PODS, demoMesh } from "./demo_mesh.ts";
 import { type DemoNode, startDemoNode } from "./demo_node.ts";
 import { httpViaSocks5, startHttpbin } from "./demo_http.ts";
 import { ztCommand } from "./node_process.ts";
@@ -56,7 +56,9 @@ export async function demoCommand(_args: string[]): Promise<number> {
     await Deno.writeTextFile(configPath, stringify(demoMesh()));
     for (const p of DEMO_PODS) console.log(`  ${p.name.padEnd(10)} ${p.ip.padEnd(12)} ${p.node}`);
     console.log("  service httpbin.ambient-demo.svc.cluster.local  VIP 10.96.0.20:8000 -> 8080");
-    for (const p of DEMO_PODS.filter((p) => p.app === "httpbin")) servers.push(startHttpbin(p.name, p.ip, 8080));
+    for (const p of DEMO_PODS.filter((p) => p.app === "httpbin")) {
+      servers.push(startHttpbin(p.name, p.ip, 8080));
+    }
 
     step("3. Two zt nodes (NODE_NAME, INSTANCE_IP, LOCAL_XDS_PATH, LOCAL_CA_DIR)");
     for (const n of DEMO_NODES) {
@@ -90,7 +92,10 @@ export async function demoCommand(_args: string[]): Promise<number> {
     const local = await nodeA.waitForAccess("outbound");
     console.log(`  node-a ${local}`);
     console.log(`  node-b ${remote}`);
-    expect(remote.includes("spiffe://cluster.local/ns/ambient-demo/sa/sleep"), "node-b saw the peer identity of sleep");
+    expect(
+      remote.includes("spiffe://cluster.local/ns/ambient-demo/sa/sleep"),
+      "node-b saw the peer identity of sleep",
+    );
 
     step("7. L4 AuthorizationPolicy: only sleep may reach httpbin");
     await Deno.writeTextFile(configPath, stringify(demoMesh()) + "---\n" + ALLOW_SLEEP);
@@ -115,7 +120,10 @@ export async function demoCommand(_args: string[]): Promise<number> {
     await Promise.all(nodes.map((n) => n.waitForPolicy("ambient-demo/allow-sleep-to-httpbin", false)));
     const s3 = await httpViaSocks5(sleep.ip, "httpbin", 8000);
     const n3 = await httpViaSocks5(notsleep.ip, "httpbin", 8000);
-    expect(s3.status === 200 && n3.status === 200, `sleep: ${s3.status ?? s3.error}, notsleep: ${n3.status ?? n3.error}`);
+    expect(
+      s3.status === 200 && n3.status === 200,
+      `sleep: ${s3.status ?? s3.error}, notsleep: ${n3.status ?? n3.error}`,
+    );
 
     step("10. Drain: SIGTERM, GOAWAY, exit 0");
     for (const n of nodes.splice(0)) {
@@ -130,7 +138,11 @@ export async function demoCommand(_args: string[]): Promise<number> {
     await Promise.all(servers.map((s) => s.close()));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  console.log(failures === 0 ? "\ndemo complete: the mesh behaved as Istio's ambient L4 guide says" : `\n${failures} step(s) failed`);
+  console.log(
+    failures === 0
+      ? "\ndemo complete: the mesh behaved as Istio's ambient L4 guide says"
+      : `\n${failures} step(s) failed`,
+  );
   return failures === 0 ? 0 : 1;
 }
 

@@ -9,7 +9,7 @@ import type { ProxyState } from "../state/proxy_state.ts";
 import { routeInbound } from "../state/route_inbound.ts";
 import { workloadIdentity } from "../state/route.ts";
 import { formatSocketAddr } from "../state/ip.ts";
-import type { Workload } from "../state/types.ts";
+import type { Service, Workload } from "../state/types.ts";
 import { formatIdentity } from "../identity/spiffe.ts";
 import type { InboundTunnel } from "../tunnel/hbone_server.ts";
 import { errorMessage } from "../error.ts";
@@ -48,20 +48,30 @@ export class InboundProxy {
     if (method !== "CONNECT") {
       t.respond(400);
       const rec = { ...base, srcWorkload };
-      d.reporter.completed(rec, d.reporter.opened(rec), { sent: 0, recv: 0, error: `method ${method} is not CONNECT` });
+      d.reporter.completed(rec, d.reporter.opened(rec), {
+        sent: 0,
+        recv: 0,
+        error: `method ${method} is not CONNECT`,
+      });
       return;
     }
     const route = routeInbound(d.state, t.localAddr.ip, authority, d.node);
     if (route.kind === "reject") {
       t.respond(route.status);
       const rec = { ...base, srcWorkload };
-      d.reporter.completed(rec, d.reporter.opened(rec), { sent: 0, recv: 0, error: route.reason, responseFlags: "CONNECT" });
+      d.reporter.completed(rec, d.reporter.opened(rec), {
+        sent: 0,
+        recv: 0,
+        error: route.reason,
+        responseFlags: "CONNECT",
+      });
       return;
     }
     const target = route.target;
     const rec: ConnectionRecord = {
       ...base,
       srcWorkload,
+      dstService: guessInboundService(d.state, route.workload, target.port),
       dstWorkload: route.workload,
       dstIdentity: workloadIdentity(route.workload),
     };
@@ -74,7 +84,10 @@ export class InboundProxy {
     };
     const decision = d.authorize(route.workload, rbac);
     if (!decision.allowed) {
-      d.log.info("RBAC rejected", { conn: `${t.peerAddr.ip}(${peerId})->${formatSocketAddr(target.ip, target.port)}`, reason: decision.reason });
+      d.log.info("RBAC rejected", {
+        conn: `${t.peerAddr.ip}(${peerId})->${formatSocketAddr(target.ip, target.port)}`,
+        reason: decision.reason,
+      });
       t.respond(401);
       d.reporter.completed(rec, handle, {
         sent: 0,
@@ -138,6 +151,22 @@ export class InboundProxy {
       d.reporter.completed(rec, handle, { sent: rc.fromStream, recv: rc.fromConn, error });
     }
   }
+}
+
+/**
+ * ztunnel's `guess_inbound_service`, for the destination reporter's `destination_service`: the first
+ * service of the destination workload with a port whose target port (the service's, or this
+ * endpoint's for a named port) is the port the connection reached.
+ */
+export function guessInboundService(state: ProxyState, w: Workload, port: number): Service | undefined {
+  for (const [key, endpointPorts] of w.services) {
+    const svc = state.service(key);
+    if (!svc) continue;
+    for (const [svcPort, targetPort] of svc.ports) {
+      if (targetPort === port || endpointPorts.get(svcPort) === port) return svc;
+    }
+  }
+  return undefined;
 }
 
 function header(t: InboundTunnel, name: string): string | undefined {

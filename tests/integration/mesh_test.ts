@@ -110,7 +110,8 @@ Deno.test("mesh: two nodes, SOCKS5 → VIP → endpoints on both nodes over HBON
       assert.ok(String(rec["src.addr"]).startsWith(`${SLEEP}:`));
       const a = f.nodes[0];
       const out = await a.waitForLog((l) =>
-        l.message === "connection complete" && l.direction === "outbound" && l["dst.addr"] === `${ECHO_B}:15008`
+        l.message === "connection complete" && l.direction === "outbound" &&
+        l["dst.addr"] === `${ECHO_B}:15008`
       );
       assert.equal(out["dst.service"], "echo.ambient-demo.svc.cluster.local");
       assert.equal(out["dst.identity"], "spiffe://cluster.local/ns/ambient-demo/sa/echo");
@@ -162,26 +163,43 @@ Deno.test("mesh: two nodes, SOCKS5 → VIP → endpoints on both nodes over HBON
       const refused = await socks5Connect(socks, OUTSIDE, 9001);
       assert.equal(refused.reply, 5, "refused → 0x05");
     });
-    await t.step("an HBONE peer with a mesh certificate (sidecar-style) is served; a non-local authority gets 400", async () => {
-      const ca = await BuiltinCa.load(f.caDir);
-      const cert = await ca.sign({ trustDomain: "cluster.local", namespace: "client-b", serviceAccount: "sleep" }, 60_000);
-      const pool = new HbonePool({ h2: DEFAULT_H2_OPTIONS, maxStreamsPerConnection: 100, idleTimeoutMs: 60_000, log: silentLogger() });
-      try {
-        const target = { cert, expectedIdentities: ["spiffe://cluster.local/ns/ambient-demo/sa/echo"], ip: ECHO_B, port: 15008 };
-        const ok = await pool.connect(target, `${ECHO_B}:7070`);
-        assert.equal(ok.status, 200);
-        await ok.stream.writeBytes(new Uint8Array([1, 2, 3]));
-        ok.stream.end();
-        const back = await ok.stream.read();
-        assert.deepEqual(back && [...back], [1, 2, 3]);
-        const elsewhere = await pool.connect(target, `${ECHO_A}:7070`);
-        assert.equal(elsewhere.status, 400, "authority of a pod on another node");
-        const notPod = await pool.connect(target, `${OUTSIDE}:9000`);
-        assert.equal(notPod.status, 400, "authority that is not a pod");
-      } finally {
-        pool.close();
-      }
-    });
+    await t.step(
+      "an HBONE peer with a mesh certificate (sidecar-style) is served; a non-local authority gets 400",
+      async () => {
+        const ca = await BuiltinCa.load(f.caDir);
+        const cert = await ca.sign({
+          trustDomain: "cluster.local",
+          namespace: "client-b",
+          serviceAccount: "sleep",
+        }, 60_000);
+        const pool = new HbonePool({
+          h2: DEFAULT_H2_OPTIONS,
+          maxStreamsPerConnection: 100,
+          idleTimeoutMs: 60_000,
+          log: silentLogger(),
+        });
+        try {
+          const target = {
+            cert,
+            expectedIdentities: ["spiffe://cluster.local/ns/ambient-demo/sa/echo"],
+            ip: ECHO_B,
+            port: 15008,
+          };
+          const ok = await pool.connect(target, `${ECHO_B}:7070`);
+          assert.equal(ok.status, 200);
+          await ok.stream.writeBytes(new Uint8Array([1, 2, 3]));
+          ok.stream.end();
+          const back = await ok.stream.read();
+          assert.deepEqual(back && [...back], [1, 2, 3]);
+          const elsewhere = await pool.connect(target, `${ECHO_A}:7070`);
+          assert.equal(elsewhere.status, 400, "authority of a pod on another node");
+          const notPod = await pool.connect(target, `${OUTSIDE}:9000`);
+          assert.equal(notPod.status, 400, "authority that is not a pod");
+        } finally {
+          pool.close();
+        }
+      },
+    );
   } finally {
     const codes = await teardown(f);
     assert.deepEqual(codes, [0, 0], "nodes drain and exit 0");

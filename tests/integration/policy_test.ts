@@ -36,7 +36,13 @@ function mesh(): string {
       wl("httpbin-1", "httpbin", "httpbin", HTTPBIN_1, A.name),
       wl("httpbin-2", "httpbin", "httpbin", HTTPBIN_2, B.name),
     ],
-    services: [{ name: "httpbin", namespace: "ambient-demo", hostname: HOST, vips: [`/${VIP}`], ports: { 8000: 8080 } }],
+    services: [{
+      name: "httpbin",
+      namespace: "ambient-demo",
+      hostname: HOST,
+      vips: [`/${VIP}`],
+      ports: { 8000: 8080 },
+    }],
   });
 }
 
@@ -97,7 +103,8 @@ Deno.test("policy: the guide's sequence, live re-check, and zt policy check", as
     await until(async () => {
       const dumps = await Promise.all(nodes.map((n) => n.configDump()));
       return dumps.every((d) =>
-        ((d.policies as Array<{ name: string }>) ?? []).some((p) => p.name === "allow-sleep-to-httpbin") === expectPolicy
+        ((d.policies as Array<{ name: string }>) ?? []).some((p) => p.name === "allow-sleep-to-httpbin") ===
+          expectPolicy
       );
     }, "policy applied on both nodes");
   };
@@ -127,18 +134,41 @@ Deno.test("policy: the guide's sequence, live re-check, and zt policy check", as
 
     await t.step("ALLOW from sleep's principal: sleep passes, notsleep is refused (0x02)", async () => {
       assert.deepEqual(await replies(), { sleep: [0, 0], notsleep: [2, 2] });
-      const rec = await nodes[1].waitForLog((l) => l.message === "connection complete" && l.direction === "inbound" &&
-        String(l.error ?? "").includes("policy rejection"));
-      assert.equal(rec.error, "connection closed due to policy rejection: allow policies exist, but none allowed");
+      const rec = await nodes[1].waitForLog((l) =>
+        l.message === "connection complete" && l.direction === "inbound" &&
+        String(l.error ?? "").includes("policy rejection")
+      );
+      assert.equal(
+        rec.error,
+        "connection closed due to policy rejection: allow policies exist, but none allowed",
+      );
       assert.equal(rec["src.identity"], "spiffe://cluster.local/ns/ambient-demo/sa/notsleep");
     });
 
     await t.step("zt policy check explains the decision without traffic", async () => {
-      const deny = await runZt(["policy", "check", "--from", NOTSLEEP, "--to", `${HTTPBIN_2}:8080`, "--config", configPath]);
+      const deny = await runZt([
+        "policy",
+        "check",
+        "--from",
+        NOTSLEEP,
+        "--to",
+        `${HTTPBIN_2}:8080`,
+        "--config",
+        configPath,
+      ]);
       assert.equal(deny.code, 3, deny.stderr);
       assert.match(deny.stdout, /decision: DENY \(allow policies exist, but none allowed\)/);
       assert.match(deny.stdout, /ambient-demo\/allow-sleep-to-httpbin ALLOW via workload: no match/);
-      const allow = await runZt(["policy", "check", "--from", "cluster.local/ns/ambient-demo/sa/sleep", "--to", `${VIP}:8000`, "--admin", `${A.ip}:15000`]);
+      const allow = await runZt([
+        "policy",
+        "check",
+        "--from",
+        "cluster.local/ns/ambient-demo/sa/sleep",
+        "--to",
+        `${VIP}:8000`,
+        "--admin",
+        `${A.ip}:15000`,
+      ]);
       assert.equal(allow.code, 0, allow.stderr + allow.stdout);
       assert.match(allow.stdout, /decided by: ambient-demo\/allow-sleep-to-httpbin/);
     });

@@ -49,14 +49,29 @@ function bytes(n: number): Uint8Array {
   return b;
 }
 
-async function startServer(cert: WorkloadCertificate, onTunnel: (t: InboundTunnel) => void): Promise<HboneServer> {
-  const server = new HboneServer({ ip: "127.0.0.1", port: 0, cert, h2: DEFAULT_H2_OPTIONS, log: silentLogger(), onTunnel });
+async function startServer(
+  cert: WorkloadCertificate,
+  onTunnel: (t: InboundTunnel) => void,
+): Promise<HboneServer> {
+  const server = new HboneServer({
+    ip: "127.0.0.1",
+    port: 0,
+    cert,
+    h2: DEFAULT_H2_OPTIONS,
+    log: silentLogger(),
+    onTunnel,
+  });
   await server.listen();
   return server;
 }
 
 function newPool(): HbonePool {
-  return new HbonePool({ h2: DEFAULT_H2_OPTIONS, maxStreamsPerConnection: 100, idleTimeoutMs: 60_000, log: silentLogger() });
+  return new HbonePool({
+    h2: DEFAULT_H2_OPTIONS,
+    maxStreamsPerConnection: 100,
+    idleTimeoutMs: 60_000,
+    log: silentLogger(),
+  });
 }
 
 Deno.test("hbone: zt client ⇄ zt server, echo with half-close, 2 MiB", async () => {
@@ -70,7 +85,12 @@ Deno.test("hbone: zt client ⇄ zt server, echo with half-close, 2 MiB", async (
   const pool = newPool();
   try {
     const cert = await pki.issue("demo", "client");
-    const res = await pool.connect({ cert, expectedIdentities: [SERVER_ID], ip: "127.0.0.1", port: server.address.port }, "10.0.0.1:80");
+    const res = await pool.connect({
+      cert,
+      expectedIdentities: [SERVER_ID],
+      ip: "127.0.0.1",
+      port: server.address.port,
+    }, "10.0.0.1:80");
     assert.equal(res.status, 200);
     const data = bytes(2 << 20);
     const reading = readAll(res.stream);
@@ -92,7 +112,12 @@ Deno.test("hbone: the client refuses a server without an expected identity", asy
   try {
     const cert = await pki.issue("demo", "client");
     await assert.rejects(
-      pool.connect({ cert, expectedIdentities: ["spiffe://cluster.local/ns/demo/sa/other"], ip: "127.0.0.1", port: server.address.port }, "10.0.0.1:80"),
+      pool.connect({
+        cert,
+        expectedIdentities: ["spiffe://cluster.local/ns/demo/sa/other"],
+        ip: "127.0.0.1",
+        port: server.address.port,
+      }, "10.0.0.1:80"),
       (e) => e instanceof HboneConnectError && e.kind === "tls" && /not one of the expected/.test(e.message),
     );
   } finally {
@@ -126,10 +151,22 @@ Deno.test("hbone: the server refuses another CA's client and a foreign trust dom
   try {
     // A client certificate from another CA: the TLS handshake fails.
     const rogue = await other.issue("demo", "client");
-    await assert.rejects(pool.connect({ cert: { ...rogue, rootsPem: (await pki.issue("x", "y")).rootsPem }, expectedIdentities: [SERVER_ID], ip: "127.0.0.1", port: server.address.port }, "10.0.0.1:80"));
+    await assert.rejects(
+      pool.connect({
+        cert: { ...rogue, rootsPem: (await pki.issue("x", "y")).rootsPem },
+        expectedIdentities: [SERVER_ID],
+        ip: "127.0.0.1",
+        port: server.address.port,
+      }, "10.0.0.1:80"),
+    );
     // Signed by the mesh CA but for another trust domain: accepted by TLS, refused by zt.
     const td = await pki.issue("demo", "client", { trustDomain: "evil.example" });
-    await assert.rejects(pool.connect({ cert: td, expectedIdentities: [SERVER_ID], ip: "127.0.0.1", port: server.address.port }, "10.0.0.1:80"));
+    await assert.rejects(
+      pool.connect(
+        { cert: td, expectedIdentities: [SERVER_ID], ip: "127.0.0.1", port: server.address.port },
+        "10.0.0.1:80",
+      ),
+    );
     assert.equal(tunnels, 0);
     assert.ok(refused >= 1);
   } finally {
@@ -146,7 +183,10 @@ Deno.test("hbone: a client without a certificate is refused", async () => {
   const server = await startServer(await pki.issue("demo", "server"), () => tunnels++);
   try {
     const s = await pki.issue("x", "y");
-    const session = http2.connect(`https://127.0.0.1:${server.address.port}`, { ca: s.rootsPem, checkServerIdentity: () => undefined });
+    const session = http2.connect(`https://127.0.0.1:${server.address.port}`, {
+      ca: s.rootsPem,
+      checkServerIdentity: () => undefined,
+    });
     const failed = await new Promise<boolean>((resolve) => {
       session.on("error", () => resolve(true));
       session.on("close", () => resolve(true));
@@ -221,7 +261,12 @@ Deno.test("interop: zt HBONE client → node:http2 (nghttp2) server", async () =
   const port = (h2.address() as net.AddressInfo).port;
   const pool = newPool();
   try {
-    const res = await pool.connect({ cert: await pki.issue("demo", "client"), expectedIdentities: [SERVER_ID], ip: "127.0.0.1", port }, "10.9.8.7:443");
+    const res = await pool.connect({
+      cert: await pki.issue("demo", "client"),
+      expectedIdentities: [SERVER_ID],
+      ip: "127.0.0.1",
+      port,
+    }, "10.9.8.7:443");
     assert.equal(res.status, 200);
     const data = bytes(500_000);
     const reading = readAll(res.stream);
@@ -235,4 +280,3 @@ Deno.test("interop: zt HBONE client → node:http2 (nghttp2) server", async () =
     await pki.cleanup();
   }
 });
-

@@ -1,0 +1,109 @@
+/**
+ * deploy/ztunnel-daemonset.yaml against zt itself: the environment Istio's ztunnel chart sets is
+ * there, zt's config loader accepts it and derives what ztunnel derives (drain deadline from the
+ * grace period, JSON logs, istiod addresses), the probe hits zt's readiness endpoint, and the
+ * secrets the chart mounts are inside permissions.txt's --allow-read.
+ */
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { loadConfig } from "../../lib/config/config.ts";
+import { ztPermissions } from "../fakes/permissions.ts";
+
+const MANIFEST = new URL("../../deploy/ztunnel-daemonset.yaml", import.meta.url);
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string }; resourceFieldRef?: { resource: string } };
+}
+
+// deno-lint-ignore no-explicit-any
+type Doc = any;
+
+async function daemonSet(): Promise<Doc> {
+  const docs = (await Deno.readTextFile(MANIFEST)).split(/^---$/m).map((d) => parse(d) as Doc);
+  const ds = docs.find((d) => d?.kind === "DaemonSet");
+  assert.ok(ds, "the manifest has a DaemonSet");
+  return ds;
+}
+
+/** What the kubelet would put in the environment for a pod on node-1. */
+const DOWNWARD: Record<string, string> = {
+  "metadata.name": "ztunnel-x7k2p",
+  "metadata.namespace": "istio-system",
+  "spec.nodeName": "node-1",
+  "status.podIP": "10.244.1.7",
+  "spec.serviceAccountName": "ztunnel",
+  "limits.cpu": "2",
+};
+
+function resolveEnv(env: EnvVar[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env) {
+    const ref = e.valueFrom?.fieldRef?.fieldPath ?? e.valueFrom?.resourceFieldRef?.resource;
+    out[e.name] = ref !== undefined ? DOWNWARD[ref] : e.value ?? "";
+  }
+  return out;
+}
+
+Deno.test("daemonset: the environment of Istio's ztunnel chart, accepted by zt's config", async () => {
+  const ds = await daemonSet();
+  const spec = ds.spec.template.spec;
+  const [c] = spec.containers;
+  const env = resolveEnv(c.env);
+  for (
+    const name of [
+      "CA_ADDRESS",
+      "XDS_ADDRESS",
+      "LOG_FORMAT",
+      "NETWORK",
+      "RUST_LOG",
+      "ISTIO_META_CLUSTER_ID",
+      "TERMINATION_GRACE_PERIOD_SECONDS",
+      "POD_NAME",
+      "POD_NAMESPACE",
+      "NODE_NAME",
+      "INSTANCE_IP",
+      "SERVICE_ACCOUNT",
+    ]
+  ) assert.ok(name in env, `${name} is set`);
+  assert.equal(env.TERMINATION_GRACE_PERIOD_SECONDS, String(spec.terminationGracePeriodSeconds));
+
+  const cfg = loadConfig(env, {}, "unused-hostname");
+  assert.equal(cfg.nodeName, "node-1");
+  assert.equal(cfg.instanceIp, "10.244.1.7");
+  assert.equal(cfg.podName, "ztunnel-x7k2p");
+  assert.equal(cfg.podNamespace, "istio-system");
+  assert.equal(cfg.serviceAccount, "ztunnel");
+  assert.equal(cfg.clusterId, "Kubernetes");
+  assert.equal(cfg.logFormat, "json");
+  assert.equal(cfg.xdsAddress, "https://istiod.istio-system.svc:15012");
+  assert.equal(cfg.caAddress, "https://istiod.istio-system.svc:15012");
+  assert.equal(cfg.connectionTerminationDeadlineMs, 25_000, "grace 30 s → drain deadline 25 s, as ztunnel");
+  assert.deepEqual(cfg.readinessAddr, { hostname: "10.244.1.7", port: 15021 });
+});
+
+Deno.test("daemonset: probe, token, mounts and security context match the chart and zt", async () => {
+  const ds = await daemonSet();
+  const spec = ds.spec.template.spec;
+  const [c] = spec.containers;
+  assert.equal(spec.hostNetwork, false);
+  assert.deepEqual(c.readinessProbe.httpGet, { port: 15021, path: "/healthz/ready" });
+  const token =
+    spec.volumes.find((v: Doc) => v.name === "istio-token").projected.sources[0].serviceAccountToken;
+  assert.deepEqual(token, { path: "istio-token", expirationSeconds: 43200, audience: "istio-ca" });
+  assert.deepEqual(c.securityContext.capabilities, {
+    drop: ["ALL"],
+    add: ["NET_ADMIN", "SYS_ADMIN", "NET_RAW"],
+  });
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+
+  // zt reads the mounted token and root certificate at ztunnel's default paths: permitted?
+  const read = ztPermissions().find((f) => f.startsWith("--allow-read="))!.slice("--allow-read=".length)
+    .split(",");
+  const mounts = c.volumeMounts.map((m: Doc) => m.mountPath) as string[];
+  for (const path of ["/var/run/secrets/tokens/istio-token", "/var/run/secrets/istio/root-cert.pem"]) {
+    assert.ok(mounts.some((m) => path.startsWith(`${m}/`)), `${path} is mounted`);
+    assert.ok(read.some((r) => path.startsWith(`${r}/`)), `${path} is inside --allow-read`);
+  }
+});

@@ -15,8 +15,10 @@ export const DEFAULT_TOKEN_PATH = "./var/run/secrets/tokens/istio-token";
 function fileExists(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;
-  } catch {
-    return false;
+  } catch (e) {
+    // A path we may not read is still a path: reading it later fails loudly instead of sending the
+    // path as a literal bearer token.
+    return e instanceof Deno.errors.NotCapable;
   }
 }
 

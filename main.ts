@@ -4,6 +4,7 @@ import { CA_HELP, caCommand } from "./lib/cli/ca.ts";
 import { VERSION } from "./lib/version.ts";
 import { demoCommand } from "./lib/cli/demo.ts";
 import { POLICY_CHECK_HELP, policyCommand } from "./lib/cli/policy_check.ts";
+import { REDIRECT_HELP, redirectCommand } from "./lib/cli/redirect.ts";
 import { CONFIG_HELP, configCommand, LOG_LEVEL_HELP, logLevelCommand } from "./lib/cli/config_view.ts";
 
 export const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<number>; help?: string }> = {
@@ -19,6 +20,11 @@ export const COMMANDS: Record<string, { summary: string; run: (args: string[]) =
     summary: "policy check --from <id|ip> --to <ip:port>: the decision and the policy behind it",
     run: policyCommand,
     help: POLICY_CHECK_HELP,
+  },
+  redirect: {
+    summary: "redirect install|remove: capture rules for this node's ambient pods (istio-cni's part)",
+    run: redirectCommand,
+    help: REDIRECT_HELP,
   },
   "log-level": { summary: "show or change a running node's log levels", run: logLevelCommand, help: LOG_LEVEL_HELP },
   version: {

@@ -19,7 +19,15 @@ import { ConnectionReporter } from "./proxy/connection_reporter.ts";
 import { OutboundProxy } from "./proxy/outbound.ts";
 import { InboundProxy } from "./proxy/inbound.ts";
 import { PodProxies } from "./proxy/pod_proxies.ts";
+import { CaptureListeners } from "./proxy/capture_listeners.ts";
+import { applyAmbientSelection } from "./state/ambient_selection.ts";
 import { Observability } from "./admin/observability.ts";
+import { IstioCaClient } from "./identity/ca_client.ts";
+import { formatIdentity } from "./identity/spiffe.ts";
+import type { GrpcChannel } from "./xds/grpc_channel.ts";
+import { controlPlaneChannel, xdsNodeInfo } from "./xds/control_plane_config.ts";
+import { XdsConfigSource } from "./state/xds_source.ts";
+import { XdsMetrics } from "./metrics/xds_metrics.ts";
 
 export interface AppOptions {
   /** Where log lines go (stderr by default). */
@@ -34,7 +42,12 @@ export class App {
   #certs?: CertManager;
   #pool?: HbonePool;
   #pods?: PodProxies;
+  #capture?: CaptureListeners;
   #localSource?: LocalConfigSource;
+  #xds?: XdsConfigSource;
+  #caChannel?: GrpcChannel;
+  /** Aborted on close: startup waits (first xDS sync, first certificates) give up. */
+  #closing = new AbortController();
   #obs?: Observability;
   #stopping?: Promise<number>;
   #exit!: (code: number) => void;
@@ -46,15 +59,30 @@ export class App {
     this.log = new Logger(this.sink, "zt");
   }
 
+  /** Builds and starts a node; rejects if startup fails (everything bound so far is closed again). */
   static async start(config: Config, opts: AppOptions = {}): Promise<App> {
-    const app = new App(config, opts);
+    const app = App.create(config, opts);
+    await app.run();
+    return app;
+  }
+
+  /** Builds a node without starting it, so a caller can route signals to `shutdown()` from the start. */
+  static create(config: Config, opts: AppOptions = {}): App {
+    return new App(config, opts);
+  }
+
+  /**
+   * Binds, then runs until ready. A `shutdown()` during startup abandons the rest of it (resolving, not
+   * rejecting); `done` then resolves once the drain completes.
+   */
+  async run(): Promise<void> {
     try {
-      await app.#start();
+      await this.#start();
     } catch (e) {
-      await app.#close();
+      if (this.#stopping) return;
+      await this.#close();
       throw e;
     }
-    return app;
   }
 
   get certs(): CertManager | undefined {
@@ -93,7 +121,10 @@ export class App {
       const ca = await BuiltinCa.load(c.localCaDir);
       this.#certs = new CertManager({ source: ca.source(c.secretTtlMs), log: log("identity") });
     } else if (c.caAddress) {
-      throw new ZtError("config", "the Istio CA client is not available yet: set LOCAL_CA_DIR for the built-in CA");
+      this.#caChannel = controlPlaneChannel(c, "ca");
+      const source = new IstioCaClient({ channel: this.#caChannel, ttlMs: c.secretTtlMs });
+      this.#certs = new CertManager({ source, log: log("identity") });
+      this.log.info("using the Istio CA", { address: c.caAddress, ttl: `${c.secretTtlMs}ms` });
     } else {
       throw new ZtError("config", "no certificate source: set LOCAL_CA_DIR (built-in CA) or CA_ADDRESS (Istio CA)");
     }
@@ -125,6 +156,10 @@ export class App {
       reporter,
       log: log("inbound"),
     });
+    const capture = c.captureMode === "tproxy"
+      ? new CaptureListeners({ outbound, inbound: inbound.deps, log: log("capture") })
+      : undefined;
+    this.#capture = capture;
     const inboundLog = log("inbound");
     this.#pods = new PodProxies({
       node: c.nodeName,
@@ -139,10 +174,16 @@ export class App {
       clusterDomain: c.clusterDomain,
       log: inboundLog,
       onHandshakeError: (reason) => this.#obs?.handshakeFailed(reason),
+      onListen: capture ? (a) => capture.makeTransparent(a) : undefined,
     });
     const pods = this.#pods;
     certs.onChange((ch) => {
       if (ch.certificate) pods.updateCertificate(ch.certificate);
+      // A pod whose first certificate failed has no listeners yet: start them now.
+      if (ch.state === "Available" && ch.certificate) {
+        const id = formatIdentity(ch.certificate.identity);
+        if (![...pods.pods.values()].some((p) => p.identity === id)) pods.reconcile();
+      }
     });
 
     // Run: configuration in, listeners follow it, policy changes re-check live connections.
@@ -161,18 +202,37 @@ export class App {
         );
       }
     });
-    const apply = (cfg: LocalConfig) => applyLocalConfig(this.state, cfg, c.rootNamespace, log("xds"));
+    // With capture, a standalone config is filtered by ambient pod selection, as istiod would publish it.
+    const apply = (cfg: LocalConfig) =>
+      applyLocalConfig(this.state, capture ? applyAmbientSelection(cfg) : cfg, c.rootNamespace, log("xds"));
     if (c.localXdsPath) {
       this.#localSource = new LocalConfigSource({ path: c.localXdsPath, onConfig: apply, log: log("xds") });
       apply(await this.#localSource.start());
     } else if (c.localXds) {
       apply(parseLocalConfig(c.localXds, "LOCAL_XDS"));
     } else if (c.xdsAddress) {
-      throw new ZtError("config", "the xDS client is not available yet: set LOCAL_XDS_PATH for standalone mode");
+      const metrics = new XdsMetrics(this.#obs.registry);
+      const node = xdsNodeInfo(c);
+      for (const e of node.errors) log("xds").warn("ignoring node metadata", { error: e });
+      this.#xds = new XdsConfigSource({
+        channel: controlPlaneChannel(c, "xds"),
+        node,
+        state: this.state,
+        log: log("xds"),
+        metrics: {
+          message: (t, b) => metrics.received(t, b),
+          connectionTerminated: (r) => metrics.terminated(r),
+        },
+      });
+      this.#xds.start();
+      // "state manager" stays pending until istiod's first Address and Authorization pushes are ACKed.
+      if (!(await this.#xds.synced)) return;
     }
     stateTask();
+    await capture?.start();
     await pods.reconcile();
-    await this.#waitLocalCertificates();
+    if (!(await this.#waitLocalCertificates())) return;
+    await pods.reconcile();
     certTask();
     proxyTask();
     this.log.info("zt ready", { node: c.nodeName, pods: pods.pods.size, instanceIp: c.instanceIp });
@@ -189,21 +249,43 @@ export class App {
     this.#certs?.track([...ids.values()]);
   }
 
-  async #waitLocalCertificates(): Promise<void> {
+  /**
+   * Waits until every local mesh pod's certificate is Available. A failed fetch does not end the wait
+   * (the cert manager retries with backoff; the node stays not ready meanwhile). False when closed.
+   */
+  async #waitLocalCertificates(): Promise<boolean> {
     this.#trackCertificates();
     const certs = this.#certs!;
-    await Promise.all(
-      this.state.localWorkloads(this.config.nodeName).filter((w) => w.protocol === "HBONE").map((w) =>
-        certs.get({ trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount })
-      ),
-    );
+    const signal = this.#closing.signal;
+    const missing = () =>
+      this.state.localWorkloads(this.config.nodeName).some((w) => {
+        const id = { trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount };
+        return w.protocol === "HBONE" && certs.state(id) !== "Available";
+      });
+    if (!missing()) return true;
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (!signal.aborted && missing()) return;
+        offCerts();
+        offState();
+        signal.removeEventListener("abort", check);
+        resolve();
+      };
+      const offCerts = certs.onChange(check);
+      const offState = this.state.onChange(check);
+      signal.addEventListener("abort", check);
+      check();
+    });
+    return !signal.aborted;
   }
 
   /** Graceful drain: stop listeners, GOAWAY, let connections finish up to the deadline, close. */
   shutdown(): Promise<number> {
     this.#stopping ??= (async () => {
+      this.#closing.abort();
       this.log.info("shutting down", { deadline: `${this.config.connectionTerminationDeadlineMs}ms` });
       this.#localSource?.close();
+      await this.#capture?.drain();
       await this.#pods?.drain();
       this.#pool?.drain();
       const r = await this.connections.drain(this.config.connectionTerminationDeadlineMs);
@@ -217,7 +299,11 @@ export class App {
   }
 
   async #close(): Promise<void> {
+    this.#closing.abort();
     this.#localSource?.close();
+    await this.#xds?.close();
+    this.#caChannel?.close();
+    this.#capture?.close();
     this.#pods?.close();
     this.#pool?.close();
     this.#certs?.close();

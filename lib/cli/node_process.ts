@@ -8,10 +8,14 @@ export type LogRecord = Record<string, unknown>;
 export interface NodeProcessOptions {
   readonly name: string;
   readonly ip: string;
-  readonly caDir: string;
-  readonly configPath: string;
+  /** LOCAL_CA_DIR (the built-in CA); omit for the Istio CA (CA_ADDRESS in `env`). */
+  readonly caDir?: string;
+  /** LOCAL_XDS_PATH (standalone config); omit for xDS (XDS_ADDRESS in `env`). */
+  readonly configPath?: string;
   readonly env?: Record<string, string>;
   readonly readyTimeoutMs?: number;
+  /** `start` waits for /healthz/ready to answer 200 (default); false returns once spawned. */
+  readonly waitReady?: boolean;
   /** Extra `deno run` flags before the script (script mode only), e.g. permissions. */
   readonly denoFlags?: string[];
   /** How to start zt, instead of `ztCommand(denoFlags)`; e.g. `deno run <flags> dist/zt.js`. */
@@ -53,8 +57,8 @@ export class NodeProcess {
       env: {
         NODE_NAME: opts.name,
         INSTANCE_IP: opts.ip,
-        LOCAL_XDS_PATH: opts.configPath,
-        LOCAL_CA_DIR: opts.caDir,
+        ...(opts.configPath ? { LOCAL_XDS_PATH: opts.configPath } : {}),
+        ...(opts.caDir ? { LOCAL_CA_DIR: opts.caDir } : {}),
         LOG_FORMAT: "json",
         RUST_LOG: "info",
         ...opts.env,
@@ -74,25 +78,41 @@ export class NodeProcess {
     return this.opts.ip;
   }
 
-  /** Starts the node and waits until /healthz/ready answers 200. */
+  /** Starts the node and (unless `waitReady: false`) waits until /healthz/ready answers 200. */
   static async start(opts: NodeProcessOptions): Promise<NodeProcess> {
     const node = new NodeProcess(opts);
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+    if (opts.waitReady === false) return node;
+    try {
+      await node.ready(opts.readyTimeoutMs);
+    } catch (e) {
+      await node.stop("SIGKILL");
+      throw e;
+    }
+    return node;
+  }
+
+  /** The readiness probe's answer now: status and trimmed body (status 0 when nothing answers). */
+  async probe(): Promise<{ status: number; body: string }> {
+    try {
+      const res = await fetch(`http://${this.ip}:15021/healthz/ready`);
+      return { status: res.status, body: (await res.text()).trim() };
+    } catch (e) {
+      return { status: 0, body: String(e) };
+    }
+  }
+
+  /** Waits until /healthz/ready answers 200; throws with the last answer and the logs otherwise. */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     let last = "";
-    while (Date.now() < deadline) {
-      if (node.#exited) break;
-      try {
-        const res = await fetch(`http://${opts.ip}:15021/healthz/ready`);
-        last = (await res.text()).trim();
-        if (res.status === 200) return node;
-      } catch (e) {
-        last = String(e);
-      }
+    while (Date.now() < deadline && !this.#exited) {
+      const p = await this.probe();
+      last = p.body;
+      if (p.status === 200) return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await node.stop("SIGKILL");
-    const logs = node.logs.map((l) => JSON.stringify(l)).join("\n");
-    throw new Error(`node ${opts.name} did not become ready (${last})\n${logs}`);
+    const logs = this.logs.map((l) => JSON.stringify(l)).join("\n");
+    throw new Error(`node ${this.name} did not become ready (${last})\n${logs}`);
   }
 
   async #readLogs(): Promise<void> {

@@ -22,12 +22,12 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   let app: App;
   try {
-    const config = loadConfig(Deno.env.toObject(), flags, Deno.hostname?.() ?? "localhost");
-    app = await App.start(config);
+    app = App.create(loadConfig(Deno.env.toObject(), flags, Deno.hostname?.() ?? "localhost"));
   } catch (e) {
     console.error(`zt: ${errorMessage(e)}`);
     return 1;
   }
+  // Signals are routed before startup begins, so SIGTERM while waiting for istiod still drains cleanly.
   let interrupts = 0;
   const onSignal = (sig: Deno.Signal) => () => {
     if (sig === "SIGINT" && ++interrupts > 1) {
@@ -40,8 +40,12 @@ export async function runCommand(args: string[]): Promise<number> {
   const int = onSignal("SIGINT");
   Deno.addSignalListener("SIGTERM", term);
   Deno.addSignalListener("SIGINT", int);
-  const code = await app.done;
-  Deno.removeSignalListener("SIGTERM", term);
-  Deno.removeSignalListener("SIGINT", int);
-  return code;
+  try {
+    await app.run();
+  } catch (e) {
+    console.error(`zt: ${errorMessage(e)}`);
+    return 1;
+  }
+  // The listeners stay installed until exit: a signal arriving between drain and exit must not kill us.
+  return await app.done;
 }

@@ -13,6 +13,7 @@ import {
   parseUint,
 } from "./parse.ts";
 import { parseLogFilter } from "../log/logger.ts";
+import { parse as parseYaml } from "yaml";
 
 export interface Config {
   readonly nodeName: string;
@@ -41,6 +42,10 @@ export interface Config {
   readonly authToken: string;
   readonly xdsHeaders: Readonly<Record<string, string>>;
   readonly caHeaders: Readonly<Record<string, string>>;
+  /** The `ISTIO_META_*` and `ISTIO_METAJSON_*` variables, verbatim: the xDS node metadata. */
+  readonly istioMetaEnv: Readonly<Record<string, string>>;
+  /** PROXY_CONFIG's (YAML ProxyConfig) `proxyMetadata`: also xDS node metadata. */
+  readonly proxyMetadata: Readonly<Record<string, string>>;
   readonly secretTtlMs: number;
   readonly poolMaxStreamsPerConnection: number;
   readonly poolUnusedReleaseTimeoutMs: number;
@@ -56,6 +61,8 @@ export interface Config {
   readonly logFormat: "plain" | "json";
   readonly rootNamespace: string;
   readonly authzPolicyInfoLogging: boolean;
+  /** ZT_CAPTURE: transparent capture of pod traffic (`tproxy`) or none. */
+  readonly captureMode: "none" | "tproxy";
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -96,6 +103,12 @@ export const SETTINGS = [
   ["LOG_FORMAT", "log-format", "plain", "`plain` or `json`."],
   ["ROOT_NAMESPACE", "root-namespace", "istio-system", "Istio's root namespace (mesh-wide policies)."],
   ["AUTHZ_POLICY_INFO_LOGGING", "authz-policy-info-logging", "false", "Log policy decisions at info."],
+  [
+    "ZT_CAPTURE",
+    "capture",
+    "none",
+    "`tproxy`: capture pods' traffic (15001/15006, after `zt redirect install`); `none`.",
+  ],
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number][0];
@@ -112,7 +125,7 @@ function prefixed(env: Env, prefix: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (k.startsWith(prefix) && v !== undefined && k.length > prefix.length) {
-      out[k.slice(prefix.length).toLowerCase().replaceAll("_", "-")] = v;
+      out[k.slice(prefix.length).toLowerCase()] = v; // as ztunnel: the name lowercased, underscores kept
     }
   }
   return out;
@@ -171,6 +184,8 @@ export function loadConfig(
     authToken: str("AUTH_TOKEN", "./var/run/secrets/tokens/istio-token"),
     xdsHeaders: prefixed(env, "XDS_HEADER_"),
     caHeaders: prefixed(env, "CA_HEADER_"),
+    istioMetaEnv: istioMetaEnv(env),
+    proxyMetadata: proxyMetadata(env.PROXY_CONFIG),
     secretTtlMs: parseDuration("SECRET_TTL", str("SECRET_TTL", "24h")),
     poolMaxStreamsPerConnection: parseUint(
       "POOL_MAX_STREAMS_PER_CONNECTION",
@@ -194,9 +209,35 @@ export function loadConfig(
     logFilter,
     logFormat: parseEnum("LOG_FORMAT", str("LOG_FORMAT", "plain"), ["plain", "json"] as const),
     rootNamespace: str("ROOT_NAMESPACE", "istio-system"),
+    captureMode: parseEnum("ZT_CAPTURE", str("ZT_CAPTURE", "none"), ["none", "tproxy"] as const),
     authzPolicyInfoLogging: parseBool("AUTHZ_POLICY_INFO_LOGGING", str("AUTHZ_POLICY_INFO_LOGGING", "false")),
   };
   return Object.freeze(cfg);
+}
+
+function istioMetaEnv(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && /^ISTIO_META(JSON)?_./.test(k)) out[k] = v;
+  }
+  return out;
+}
+
+/** `proxyMetadata` of a PROXY_CONFIG YAML document (values as strings); {} when unset. */
+function proxyMetadata(text: string | undefined): Record<string, string> {
+  if (!text?.trim()) return {};
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError("PROXY_CONFIG", text.slice(0, 40), `invalid YAML: ${(e as Error).message}`);
+  }
+  const meta = (doc as { proxyMetadata?: unknown } | null)?.proxyMetadata;
+  if (meta === undefined || meta === null) return {};
+  if (typeof meta !== "object" || Array.isArray(meta)) {
+    throw new ConfigError("PROXY_CONFIG", text.slice(0, 40), "proxyMetadata must be a map");
+  }
+  return Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, String(v)]));
 }
 
 function normalizeAddress(variable: string, value: string): string {

@@ -30,6 +30,8 @@ export interface PodProxiesOptions {
   readonly socks5Port?: number;
   readonly log: Logger;
   readonly onHandshakeError?: (reason: string) => void;
+  /** Called once a pod's HBONE listener is bound (capture makes it transparent); a throw stops the pod. */
+  readonly onListen?: (addr: { ip: string; port: number }) => void;
 }
 
 interface PodListeners {
@@ -100,6 +102,12 @@ export class PodProxies {
       onHandshakeError: o.onHandshakeError,
     });
     await hbone.listen();
+    try {
+      o.onListen?.(hbone.address);
+    } catch (e) {
+      hbone.close();
+      throw e;
+    }
     let socks: Socks5Server | undefined;
     if (o.socks5) {
       socks = new Socks5Server({
@@ -120,7 +128,11 @@ export class PodProxies {
     }
     const identity = formatIdentity(identityOf(w));
     this.#pods.set(w.uid, { uid: w.uid, ip, identity, serial: cert.serialNumber, hbone, socks });
-    o.log.info("pod listeners up", { uid: w.uid, hbone: `${ip}:${hbone.address.port}`, socks5: socks ? `${ip}:${socks.address?.port}` : "off" });
+    o.log.info("pod listeners up", {
+      uid: w.uid,
+      hbone: `${ip}:${hbone.address.port}`,
+      socks5: socks ? `${ip}:${socks.address?.port}` : "off",
+    });
   }
 
   /** A certificate rotated: new handshakes of the pods with that identity use it. */

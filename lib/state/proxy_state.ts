@@ -48,6 +48,9 @@ export function rankServices(services: Iterable<Service>, clientNamespace?: stri
 export class ProxyState {
   #version = 0;
   #listeners = new Set<StateListener>();
+  #batchDepth = 0;
+  /** Kinds changed inside the current batch, notified when it ends. */
+  #held = new Set<StateChangeKind>();
   #workloads = new Map<string, Workload>();
   /** `network/ip` → uid (HostNetwork workloads are not indexed). */
   #workloadsByAddr = new Map<string, string>();
@@ -76,7 +79,25 @@ export class ProxyState {
 
   #changed(kind: StateChangeKind): void {
     this.#version++;
-    for (const l of [...this.#listeners]) l({ kind });
+    if (this.#batchDepth > 0) this.#held.add(kind);
+    else for (const l of [...this.#listeners]) l({ kind });
+  }
+
+  /**
+   * Runs `fn` with change notifications held, then notifies once per kind that changed (an xDS push
+   * of 10,000 workloads is one `workload` change, not 10,000). Nests; the outermost batch notifies.
+   */
+  batch<T>(fn: () => T): T {
+    this.#batchDepth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.#batchDepth === 0 && this.#held.size > 0) {
+        const kinds = [...this.#held];
+        this.#held.clear();
+        for (const kind of kinds) for (const l of [...this.#listeners]) l({ kind });
+      }
+    }
   }
 
   // ---- workloads ----

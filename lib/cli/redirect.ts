@@ -1,0 +1,195 @@
+/**
+ * `zt redirect install|remove`: the part of istio-cni that zt needs on a node. Reads the mesh config,
+ * selects this node's ambient pods (lib/state/ambient_selection.ts), finds each pod's veth from the
+ * node's routing table, and runs the rule commands of lib/capture/redirect_rules.ts, or prints them
+ * with --dry-run. Re-running install after a config change enables or disables capture for running
+ * pods; nothing restarts.
+ */
+import { parseArgs } from "node:util";
+import { errorMessage, ZtError } from "../error.ts";
+import { loadLocalConfig } from "../state/local_config.ts";
+import { nodePodDecisions } from "../state/ambient_selection.ts";
+import {
+  type CapturedPod,
+  formatCommand,
+  installCommands,
+  removeCommands,
+  type RuleCommand,
+} from "../capture/redirect_rules.ts";
+
+export const REDIRECT_HELP =
+  `zt redirect install|remove [--dry-run] [--config PATH] [--node NAME] [--netns NS]
+                          [--pod-interface-prefix PREFIX] [--exclude-namespaces a,b]
+
+Installs (or removes) the packet rules that capture this node's ambient pods into zt (TPROXY to
+15001 outbound, 15006 inbound plaintext, 15008 HBONE), in the node's network namespace. Run it as
+root where zt runs, before \`ZT_CAPTURE=tproxy zt run\`, and again whenever pods or their labels change.
+Install is idempotent; remove deletes every rule, chain, ip rule and route install added.
+  --config   the mesh config (default $LOCAL_XDS_PATH); pods and namespace labels come from it
+  --node     this node's name (default $NODE_NAME); only its pods are captured
+  --dry-run  print the exact commands instead of running them
+  --netns    run the commands in this network namespace (ip netns exec NS ...)
+  --pod-interface-prefix  the node side of a pod's veth is PREFIX<pod name> (default: look the
+             pod IP up in the routing table)
+  --exclude-namespaces    namespaces never captured (istio-cni's excludeNamespaces)
+A pod is captured when its namespace is labelled istio.io/dataplane-mode=ambient, it has no
+sidecar.istio.io/status annotation and ambient.istio.io/redirection is not "disabled".
+Needs: ip, iptables, iptables-restore, sysctl (iptables with TPROXY, socket, mark, comment).`;
+
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs one argv (with optional stdin); injected so tests can record instead of execute. */
+export type Exec = (argv: readonly string[], stdin?: string) => Promise<CommandResult>;
+
+/** Executes `argv` for real, optionally inside network namespace `netns`. */
+export function systemExec(netns?: string): Exec {
+  return async (argv, stdin) => {
+    const full = netns ? ["ip", "netns", "exec", netns, ...argv] : [...argv];
+    let child;
+    try {
+      child = new Deno.Command(full[0], {
+        args: full.slice(1),
+        stdin: stdin === undefined ? "null" : "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (e) {
+      throw new ZtError("redirect", `cannot run ${full[0]}: ${errorMessage(e)}`);
+    }
+    if (stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(stdin));
+      await w.close();
+    }
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  };
+}
+
+/** Runs the commands in order, honouring probes and tolerated failures. Stops at the first error. */
+export async function runCommands(cmds: readonly RuleCommand[], exec: Exec): Promise<number> {
+  let ran = 0;
+  for (const c of cmds) {
+    if (c.unless && (await exec(c.unless)).code === 0) continue;
+    if (c.onlyIf && (await exec(c.onlyIf)).code !== 0) continue;
+    const r = await exec(c.argv, c.stdin);
+    ran++;
+    if (r.code === 0) continue;
+    if (c.tolerate && new RegExp(c.tolerate).test(r.stderr)) continue;
+    throw new ZtError(
+      "redirect",
+      `${formatCommand({ argv: c.argv })} failed (exit ${r.code}): ${r.stderr.trim()}`,
+    );
+  }
+  return ran;
+}
+
+/** The node side of the veth that routes to `ip`, from `ip -4 -o route get <ip>`. */
+export async function podInterface(exec: Exec, ip: string): Promise<string> {
+  const r = await exec(["ip", "-4", "-o", "route", "get", ip]);
+  if (r.code !== 0) throw new ZtError("redirect", `no route to pod ${ip}: ${r.stderr.trim()}`);
+  const dev = /\bdev (\S+)/.exec(r.stdout)?.[1];
+  if (!dev || dev === "lo" || /\bvia\b/.test(r.stdout)) {
+    throw new ZtError("redirect", `pod ${ip} is not behind a local veth (route: ${r.stdout.trim()})`);
+  }
+  return dev;
+}
+
+export interface RedirectPlan {
+  readonly commands: RuleCommand[];
+  readonly captured: CapturedPod[];
+  /** "ns/name: reason" for every local pod left alone. */
+  readonly skipped: string[];
+}
+
+/** Builds the install (or remove) plan for `node` from the config at `configPath`. */
+export async function planRedirect(opts: {
+  action: "install" | "remove";
+  configPath: string;
+  node: string;
+  exec: Exec;
+  podInterfacePrefix?: string;
+  excludeNamespaces?: readonly string[];
+}): Promise<RedirectPlan> {
+  if (opts.action === "remove") return { commands: removeCommands(), captured: [], skipped: [] };
+  const cfg = await loadLocalConfig(opts.configPath);
+  const captured: CapturedPod[] = [];
+  const skipped: string[] = [];
+  for (const d of nodePodDecisions(cfg, opts.node, { excludeNamespaces: opts.excludeNamespaces })) {
+    const who = `${d.pod.namespace}/${d.pod.name}`;
+    if (!d.decision.captured || d.ip === undefined) {
+      skipped.push(`${who}: ${d.decision.reason}`);
+      continue;
+    }
+    const iface = opts.podInterfacePrefix !== undefined
+      ? `${opts.podInterfacePrefix}${d.pod.name}`.slice(0, 15)
+      : await podInterface(opts.exec, d.ip);
+    captured.push({ namespace: d.pod.namespace, name: d.pod.name, ip: d.ip, iface });
+  }
+  return { commands: installCommands(captured), captured, skipped };
+}
+
+export async function redirectCommand(args: string[], exec?: Exec): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        "dry-run": { type: "boolean" },
+        config: { type: "string" },
+        node: { type: "string" },
+        netns: { type: "string" },
+        "pod-interface-prefix": { type: "string" },
+        "exclude-namespaces": { type: "string" },
+      },
+    });
+  } catch (e) {
+    console.error(`zt redirect: ${errorMessage(e)}\n\n${REDIRECT_HELP}`);
+    return 2;
+  }
+  const v = parsed.values;
+  const action = parsed.positionals[0];
+  if ((action !== "install" && action !== "remove") || parsed.positionals.length !== 1) {
+    console.error(REDIRECT_HELP);
+    return 2;
+  }
+  const configPath = v.config ?? Deno.env.get("LOCAL_XDS_PATH");
+  const node = v.node ?? Deno.env.get("NODE_NAME");
+  if (action === "install" && (!configPath || !node)) {
+    console.error(`zt redirect: install needs --config (or LOCAL_XDS_PATH) and --node (or NODE_NAME)`);
+    return 2;
+  }
+  const run = exec ?? systemExec(v.netns);
+  try {
+    const plan = await planRedirect({
+      action,
+      configPath: configPath ?? "",
+      node: node ?? "",
+      exec: run,
+      podInterfacePrefix: v["pod-interface-prefix"],
+      excludeNamespaces: v["exclude-namespaces"]?.split(",").map((s) => s.trim()).filter(Boolean),
+    });
+    const say = v["dry-run"]
+      ? (s: string) => console.log(`# ${s}`)
+      : (s: string) => console.error(`zt redirect: ${s}`);
+    for (const p of plan.captured) say(`capture ${p.namespace}/${p.name} ${p.ip} via ${p.iface}`);
+    for (const s of plan.skipped) say(`skip ${s}`);
+    if (v["dry-run"]) {
+      for (const c of plan.commands) console.log(formatCommand(c));
+      return 0;
+    }
+    await runCommands(plan.commands, run);
+    say(action === "install" ? `installed: ${plan.captured.length} pod(s) captured` : "removed");
+    return 0;
+  } catch (e) {
+    console.error(`zt redirect: ${errorMessage(e)}`);
+    return 1;
+  }
+}

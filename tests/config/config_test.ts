@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { loadConfig } from "../../lib/config/config.ts";
+import { ConfigError, parseBytes, parseDuration } from "../../lib/config/parse.ts";
+
+Deno.test("defaults follow ztunnel, standalone by default when a local config and CA are given", () => {
+  const c = loadConfig({ LOCAL_XDS_PATH: "/etc/zt/mesh.yaml", LOCAL_CA_DIR: "/etc/zt/ca" }, {}, "host-1");
+  assert.equal(c.nodeName, "host-1");
+  assert.equal(c.xdsAddress, "");
+  assert.equal(c.caAddress, "");
+  assert.equal(c.secretTtlMs, 24 * 3600_000);
+  assert.equal(c.poolMaxStreamsPerConnection, 100);
+  assert.equal(c.http2StreamWindowSize, 4 * 1024 * 1024);
+  assert.equal(c.http2ConnectionWindowSize, 16 * 1024 * 1024);
+  assert.equal(c.http2FrameSize, 1024 * 1024);
+  assert.equal(c.connectionTerminationDeadlineMs, 5000);
+  assert.deepEqual(c.adminAddr, { hostname: "127.0.0.1", port: 15000 });
+  assert.ok(Object.isFrozen(c));
+});
+
+Deno.test("without local config, xDS and CA default to istiod (in and out of Kubernetes)", () => {
+  assert.equal(loadConfig({}).xdsAddress, "https://localhost:15012");
+  const k = loadConfig({ KUBERNETES_SERVICE_HOST: "10.0.0.1" });
+  assert.equal(k.xdsAddress, "https://istiod.istio-system.svc:15012");
+  assert.equal(k.caAddress, "https://istiod.istio-system.svc:15012");
+  assert.equal(loadConfig({ XDS_ADDRESS: "istiod:15012" }).xdsAddress, "https://istiod:15012");
+  assert.equal(loadConfig({ XDS_ADDRESS: "" }).xdsAddress, "", "empty disables");
+});
+
+Deno.test("flags win over the environment; node-level servers bind INSTANCE_IP", () => {
+  const c = loadConfig({ NODE_NAME: "env", INSTANCE_IP: "127.1.2.3" }, { "node-name": "flag" });
+  assert.equal(c.nodeName, "flag");
+  assert.deepEqual(c.statsAddr, { hostname: "127.1.2.3", port: 15020 });
+  assert.deepEqual(c.readinessAddr, { hostname: "127.1.2.3", port: 15021 });
+});
+
+Deno.test("a bad value fails naming the variable and the value", () => {
+  const bad: Array<[Record<string, string>, RegExp]> = [
+    [{ SECRET_TTL: "soon" }, /SECRET_TTL="soon"/],
+    [{ POOL_MAX_STREAMS_PER_CONNECTION: "0" }, /POOL_MAX_STREAMS_PER_CONNECTION="0"/],
+    [{ HTTP2_FRAME_SIZE: "100" }, /HTTP2_FRAME_SIZE="100"/],
+    [{ INSTANCE_IP: "node-a" }, /INSTANCE_IP="node-a"/],
+    [{ LOG_FORMAT: "xml" }, /LOG_FORMAT="xml"/],
+    [{ RUST_LOG: "loud" }, /RUST_LOG="loud"/],
+    [{ UNSTABLE_ENABLE_SOCKS5: "maybe" }, /UNSTABLE_ENABLE_SOCKS5="maybe"/],
+    [{ ADMIN_ADDR: "nowhere" }, /ADMIN_ADDR="nowhere"/],
+    [{ ZT_CAPTURE: "ebpf" }, /ZT_CAPTURE="ebpf"/],
+  ];
+  for (const [env, re] of bad) {
+    assert.throws(() => loadConfig(env), (e) => e instanceof ConfigError && re.test(e.message), JSON.stringify(env));
+  }
+});
+
+Deno.test("drain deadline derives from TERMINATION_GRACE_PERIOD_SECONDS as ztunnel does", () => {
+  assert.equal(loadConfig({ TERMINATION_GRACE_PERIOD_SECONDS: "30" }).connectionTerminationDeadlineMs, 25_000);
+  assert.equal(loadConfig({ TERMINATION_GRACE_PERIOD_SECONDS: "5" }).connectionTerminationDeadlineMs, 4_000);
+  assert.equal(loadConfig({ TERMINATION_GRACE_PERIOD_SECONDS: "1" }).connectionTerminationDeadlineMs, 1_000);
+  assert.equal(
+    loadConfig({ TERMINATION_GRACE_PERIOD_SECONDS: "30", CONNECTION_TERMINATION_DEADLINE: "2s" })
+      .connectionTerminationDeadlineMs,
+    2_000,
+  );
+});
+
+Deno.test("XDS_HEADER_* and CA_HEADER_* become gRPC headers, lowercased with underscores kept", () => {
+  const c = loadConfig({ XDS_HEADER_X_Tenant: "t1", CA_HEADER_foo: "bar" });
+  assert.deepEqual(c.xdsHeaders, { x_tenant: "t1" });
+  assert.deepEqual(c.caHeaders, { foo: "bar" });
+});
+
+Deno.test("durations and sizes", () => {
+  assert.equal(parseDuration("X", "1h30m"), 5_400_000);
+  assert.equal(parseDuration("X", "250ms"), 250);
+  assert.equal(parseDuration("X", "10"), 10_000);
+  assert.throws(() => parseDuration("X", "10 parsecs"));
+  assert.equal(parseBytes("X", "4Mi"), 4 * 1024 * 1024);
+  assert.equal(parseBytes("X", "64Ki"), 65536);
+});

@@ -3,11 +3,11 @@
  * splitting PEM bundles, assembling a WorkloadCertificate from a CA's chain, and ztunnel's
  * `CertDump` shape for config_dump.
  */
-import * as x509 from "@peculiar/x509";
+import { X509Certificate } from "node:crypto";
 import { ZtError } from "../error.ts";
 import { formatIdentity, type Identity, parseIdentity, sameIdentity } from "./spiffe.ts";
-
-x509.cryptoProvider.set(crypto);
+import { findExtension, OID, readUriSans } from "./x509_extensions.ts";
+import { type CertificateParts, readCertificate } from "./x509_reader.ts";
 
 /** A workload's key and certificate, as the CA handed it out. */
 export interface WorkloadCertificate {
@@ -58,7 +58,22 @@ export function splitPemBundle(text: string): string[] {
 /** Wraps DER bytes as PEM with the given label (64-column lines, trailing newline). */
 export function derToPem(der: ArrayBuffer | Uint8Array, label: string): string {
   const buf = der instanceof Uint8Array ? der : new Uint8Array(der);
-  return x509.PemConverter.encode(buf.slice().buffer, label).replace(/\r/g, "") + "\n";
+  let bin = "";
+  for (let i = 0; i < buf.length; i += 0x8000) bin += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+  const lines = btoa(bin).match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.map((l) => l + "\n").join("")}-----END ${label}-----\n`;
+}
+
+/** The DER of the first PEM block labelled `label`. Throws ZtError("cert") when there is none. */
+export function pemToDer(pem: string, label: string): Uint8Array<ArrayBuffer> {
+  const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`);
+  const body = re.exec(pem)?.[1].replace(/\s+/g, "");
+  if (body === undefined) throw new ZtError("cert", `no PEM ${label} block found`);
+  try {
+    return Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+  } catch (e) {
+    throw new ZtError("cert", `PEM ${label} block is not valid base64`, { cause: e });
+  }
 }
 
 /** Exports a private key as PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"). */
@@ -66,15 +81,37 @@ export async function exportKeyPem(key: CryptoKey): Promise<string> {
   return derToPem(await crypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY");
 }
 
-/** Parses the first certificate of a PEM text. Throws ZtError("cert") when there is none or it is invalid. */
-export function parseCertificate(pem: string): x509.X509Certificate {
+/**
+ * Parses the first certificate of a PEM text with node:crypto (built into Deno). Throws ZtError("cert")
+ * when there is none or it is invalid.
+ */
+export function parseCertificate(pem: string): X509Certificate {
   const first = splitPemBundle(pem)[0];
   if (!first) throw new ZtError("cert", "no PEM certificate found");
+  let cert: X509Certificate;
   try {
-    return new x509.X509Certificate(first);
+    cert = new X509Certificate(first);
   } catch (e) {
     throw new ZtError("cert", `invalid certificate: ${(e as Error).message}`, { cause: e });
   }
+  certificateParts(cert); // zt's own DER reading must succeed too
+  return cert;
+}
+
+const partsCache = new WeakMap<X509Certificate, CertificateParts>();
+
+/** The DER parts of a parsed certificate (cached). Throws ZtError("cert") when zt cannot read them. */
+export function certificateParts(cert: X509Certificate): CertificateParts {
+  let parts = partsCache.get(cert);
+  if (!parts) {
+    try {
+      parts = readCertificate(cert.raw);
+    } catch (e) {
+      throw new ZtError("cert", `invalid certificate: ${(e as Error).message}`, { cause: e });
+    }
+    partsCache.set(cert, parts);
+  }
+  return parts;
 }
 
 /** Normalises a hex serial: lowercase, no colons or spaces, no leading zero bytes. */
@@ -85,29 +122,48 @@ export function normalizeSerial(hex: string): string {
   return s;
 }
 
-/** URI SANs of a parsed certificate. */
-export function uriSans(cert: x509.X509Certificate): string[] {
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+/** URI SANs of a parsed certificate, in certificate order. */
+export function uriSans(cert: X509Certificate): string[] {
+  const san = findExtensionIn(cert, OID.subjectAltName);
   if (!san) return [];
-  return san.names.items.filter((n) => n.type === "url").map((n) => n.value);
+  try {
+    return readUriSans(san.value);
+  } catch (e) {
+    throw new ZtError("cert", `invalid subjectAltName: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function findExtensionIn(cert: X509Certificate, oid: string) {
+  try {
+    return findExtension(certificateParts(cert).extensions, oid);
+  } catch (e) {
+    if (e instanceof ZtError && e.kind === "cert") throw e;
+    throw new ZtError("cert", `invalid certificate: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** A Name as node:crypto prints it ("O=a\nCN=b"), joined the way zt always showed it ("O=a, CN=b"). */
+function nameString(name: string | undefined): string {
+  return (name ?? "").split("\n").join(", ");
 }
 
 /** The facts zt needs about a certificate (the first one in `pem`). */
-export function parseCertInfo(pem: string | x509.X509Certificate): CertInfo {
+export function parseCertInfo(pem: string | X509Certificate): CertInfo {
   const cert = typeof pem === "string" ? parseCertificate(pem) : pem;
+  const parts = certificateParts(cert);
   return {
     serialNumber: normalizeSerial(cert.serialNumber),
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
+    notBefore: parts.notBefore,
+    notAfter: parts.notAfter,
     identities: uriSans(cert),
-    subject: cert.subject,
-    issuer: cert.issuer,
-    isCa: cert.getExtension(x509.BasicConstraintsExtension)?.ca ?? false,
+    subject: nameString(cert.subject),
+    issuer: nameString(cert.issuer),
+    isCa: cert.ca,
   };
 }
 
 /** The first URI SAN that is an Istio SPIFFE identity, if any. */
-export function certIdentity(cert: x509.X509Certificate): Identity | undefined {
+export function certIdentity(cert: X509Certificate): Identity | undefined {
   for (const uri of uriSans(cert)) {
     const id = parseIdentity(uri);
     if (id) return id;
@@ -123,12 +179,12 @@ export function rfc3339(d: Date): string {
 /** ztunnel's CertDump for one certificate. */
 export function certDump(pem: string): CertDump {
   const cert = parseCertificate(pem);
-  const text = cert.toString("pem").replace(/\r/g, "") + "\n";
+  const { notBefore, notAfter } = certificateParts(cert);
   return {
-    pem: btoa(text),
+    pem: btoa(derToPem(cert.raw, "CERTIFICATE")),
     serialNumber: BigInt("0x" + normalizeSerial(cert.serialNumber)).toString(10),
-    validFrom: rfc3339(cert.notBefore),
-    expirationTime: rfc3339(cert.notAfter),
+    validFrom: rfc3339(notBefore),
+    expirationTime: rfc3339(notAfter),
   };
 }
 
@@ -160,13 +216,14 @@ export function workloadCertificateFromChain(
       `leaf identity ${formatIdentity(identity)} does not match requested ${formatIdentity(expected)}`,
     );
   }
+  const { notBefore, notAfter } = certificateParts(leaf);
   return {
     identity,
     keyPem,
     certChainPem,
     rootsPem,
-    notBefore: leaf.notBefore,
-    notAfter: leaf.notAfter,
+    notBefore,
+    notAfter,
     serialNumber: normalizeSerial(leaf.serialNumber),
   };
 }

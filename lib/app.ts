@@ -22,12 +22,9 @@ import { PodProxies } from "./proxy/pod_proxies.ts";
 import { CaptureListeners } from "./proxy/capture_listeners.ts";
 import { applyAmbientSelection } from "./state/ambient_selection.ts";
 import { Observability } from "./admin/observability.ts";
-import { IstioCaClient } from "./identity/ca_client.ts";
 import { formatIdentity } from "./identity/spiffe.ts";
 import type { GrpcChannel } from "./xds/grpc_channel.ts";
-import { controlPlaneChannel, xdsNodeInfo } from "./xds/control_plane_config.ts";
-import { XdsConfigSource } from "./state/xds_source.ts";
-import { XdsMetrics } from "./metrics/xds_metrics.ts";
+import type { XdsConfigSource } from "./state/xds_source.ts";
 
 export interface AppOptions {
   /** Where log lines go (stderr by default). */
@@ -121,6 +118,9 @@ export class App {
       const ca = await BuiltinCa.load(c.localCaDir);
       this.#certs = new CertManager({ source: ca.source(c.secretTtlMs), log: log("identity") });
     } else if (c.caAddress) {
+      // The gRPC stack loads only when a control plane is configured: standalone nodes stay lighter.
+      const { controlPlaneChannel } = await import("./xds/control_plane_config.ts");
+      const { IstioCaClient } = await import("./identity/ca_client.ts");
       this.#caChannel = controlPlaneChannel(c, "ca");
       const source = new IstioCaClient({ channel: this.#caChannel, ttlMs: c.secretTtlMs });
       this.#certs = new CertManager({ source, log: log("identity") });
@@ -211,6 +211,9 @@ export class App {
     } else if (c.localXds) {
       apply(parseLocalConfig(c.localXds, "LOCAL_XDS"));
     } else if (c.xdsAddress) {
+      const { controlPlaneChannel, xdsNodeInfo } = await import("./xds/control_plane_config.ts");
+      const { XdsConfigSource } = await import("./state/xds_source.ts");
+      const { XdsMetrics } = await import("./metrics/xds_metrics.ts");
       const metrics = new XdsMetrics(this.#obs.registry);
       const node = xdsNodeInfo(c);
       for (const e of node.errors) log("xds").warn("ignoring node metadata", { error: e });

@@ -6,7 +6,8 @@
 import { FRAME_HEADER_SIZE } from "../tunnel/h2/frame.ts";
 import type { H2Stream } from "../tunnel/h2/stream.ts";
 
-export const INITIAL_BUFFER = 1024;
+/** Small: an idle connection holds one pending read buffer; reads that fill it grow it ×4. */
+export const INITIAL_BUFFER = 256;
 export const MAX_BUFFER = 256 * 1024;
 
 /** Live byte counts of a socket ⇄ stream relay, by direction. */
@@ -15,6 +16,22 @@ export interface RelayCounts {
   fromConn: number;
   /** Bytes read from the stream and written to the socket. */
   fromStream: number;
+}
+
+/**
+ * RelayCounts that also read as client-side `sent`/`recv` (accessors on the prototype: no per-connection
+ * closures). `connIsClient`: the socket is the client (outbound) or the upstream app (inbound).
+ */
+export class RelayCounter implements RelayCounts {
+  fromConn = 0;
+  fromStream = 0;
+  constructor(readonly connIsClient: boolean) {}
+  get sent(): number {
+    return this.connIsClient ? this.fromConn : this.fromStream;
+  }
+  get recv(): number {
+    return this.connIsClient ? this.fromStream : this.fromConn;
+  }
 }
 
 /** Live byte counts of a socket ⇄ socket relay, from the client's point of view. */

@@ -13,7 +13,7 @@ import type { Service, Workload } from "../state/types.ts";
 import { formatIdentity } from "../identity/spiffe.ts";
 import type { InboundTunnel } from "../tunnel/hbone_server.ts";
 import { errorMessage } from "../error.ts";
-import { closeQuietly, relayStream } from "./copy.ts";
+import { closeQuietly, RelayCounter, relayStream } from "./copy.ts";
 import { type ConnectionManager, newTraceId } from "./connection_manager.ts";
 import type { ConnectionRecord, ConnectionReporter } from "./connection_reporter.ts";
 
@@ -112,7 +112,7 @@ export class InboundProxy {
       return;
     }
     t.respond(200);
-    const rc = { fromConn: 0, fromStream: 0 };
+    const rc = new RelayCounter(false);
     let error: string | undefined;
     const untrack = d.connections.register({
       id: rec.id,
@@ -123,14 +123,7 @@ export class InboundProxy {
       srcIdentity: peerId,
       dstIdentity: rec.dstIdentity,
       startedAt: rec.startedAt,
-      counts: {
-        get sent() {
-          return rc.fromStream;
-        },
-        get recv() {
-          return rc.fromConn;
-        },
-      },
+      counts: rc,
       recheck: () => {
         const w = d.state.workload(route.workload.uid);
         if (!w) return { allowed: false, reason: "destination workload removed", dryRunMatches: [] };

@@ -13,7 +13,7 @@ import type { Identity } from "../identity/spiffe.ts";
 import { HboneConnectError, type HbonePool } from "../tunnel/hbone_pool.ts";
 import type { H2Stream } from "../tunnel/h2/stream.ts";
 import { errorMessage } from "../error.ts";
-import { closeQuietly, relayStream, relayTcp } from "./copy.ts";
+import { closeQuietly, RelayCounter, relayStream, relayTcp } from "./copy.ts";
 import { type ConnectionManager, newTraceId } from "./connection_manager.ts";
 import type { ConnectionRecord, ConnectionReporter } from "./connection_reporter.ts";
 
@@ -74,17 +74,9 @@ export class OutboundProxy {
       closeQuietly(client);
       return;
     }
-    const rc = { fromConn: 0, fromStream: 0 };
+    const rc = new RelayCounter(true);
     const tc = { sent: 0, recv: 0 };
-    const hbone = upstream.kind === "hbone";
-    const counts = {
-      get sent() {
-        return hbone ? rc.fromConn : tc.sent;
-      },
-      get recv() {
-        return hbone ? rc.fromStream : tc.recv;
-      },
-    };
+    const counts = upstream.kind === "hbone" ? rc : tc;
     let error: string | undefined;
     const abort = (reason: string) => {
       error ??= reason;

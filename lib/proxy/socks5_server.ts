@@ -43,7 +43,6 @@ export function replyFor(o: OutboundOutcome): number {
 
 export class Socks5Server {
   #listener?: Deno.TcpListener;
-  #active = new Set<Promise<void>>();
 
   constructor(readonly opts: Socks5ServerOptions) {}
 
@@ -60,9 +59,8 @@ export class Socks5Server {
     try {
       for await (const conn of l) {
         conn.setNoDelay(true);
-        const p = this.#serve(conn).catch((e) => this.opts.log.warn("socks5 failed", { error: errorMessage(e) }));
-        this.#active.add(p);
-        p.finally(() => this.#active.delete(p));
+        // Live connections are tracked (and drained) by the connection manager, not here.
+        this.#serve(conn).catch((e) => this.opts.log.warn("socks5 failed", { error: errorMessage(e) }));
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.BadResource)) this.opts.log.error("socks5 accept failed", { error: errorMessage(e) });

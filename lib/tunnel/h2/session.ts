@@ -141,7 +141,6 @@ export class H2Session implements StreamOwner {
       stream.responseResolve = resolve;
       stream.responseReject = reject;
     });
-    stream.response.catch(() => {});
     this.streams.set(id, stream);
     this.write(encodeHeaders(id, this.#encoder.encode(headers), false, this.peerMaxFrameSize));
     return stream;

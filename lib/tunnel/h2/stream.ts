@@ -34,9 +34,6 @@ export class H2Stream {
   #localEnded = false;
   #error?: Error;
   #closed = false;
-  #closedResolve!: () => void;
-  /** Resolves once the stream is fully closed (both halves ended, or reset). */
-  readonly closed = new Promise<void>((r) => (this.#closedResolve = r));
   /** The response headers (client side), resolved when they arrive. */
   response?: Promise<Headers>;
   responseResolve?: (h: Headers) => void;
@@ -211,6 +208,5 @@ export class H2Stream {
     if (this.#closed) return;
     this.#closed = true;
     this.owner.streamClosed(this);
-    this.#closedResolve();
   }
 }

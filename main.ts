@@ -1,5 +1,5 @@
 /** zt: a node-level zero-trust tunnel (Istio ambient's ztunnel, at L4) on Deno. */
-import { runCommand, RUN_HELP } from "./lib/cli/run.ts";
+import { RUN_HELP, runCommand } from "./lib/cli/run.ts";
 import { CA_HELP, caCommand } from "./lib/cli/ca.ts";
 import { VERSION } from "./lib/version.ts";
 import { demoCommand } from "./lib/cli/demo.ts";
@@ -7,10 +7,16 @@ import { POLICY_CHECK_HELP, policyCommand } from "./lib/cli/policy_check.ts";
 import { REDIRECT_HELP, redirectCommand } from "./lib/cli/redirect.ts";
 import { CONFIG_HELP, configCommand, LOG_LEVEL_HELP, logLevelCommand } from "./lib/cli/config_view.ts";
 
-export const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<number>; help?: string }> = {
+export const COMMANDS: Record<
+  string,
+  { summary: string; run: (args: string[]) => Promise<number>; help?: string }
+> = {
   run: { summary: "run a node (standalone: LOCAL_XDS_PATH + LOCAL_CA_DIR)", run: runCommand, help: RUN_HELP },
   ca: { summary: "ca init DIR: write a built-in CA (Istio plug-in CA files)", run: caCommand, help: CA_HELP },
-  demo: { summary: "run Istio's ambient L4 guide on this machine (two nodes, policies) and clean up", run: demoCommand },
+  demo: {
+    summary: "run Istio's ambient L4 guide on this machine (two nodes, policies) and clean up",
+    run: demoCommand,
+  },
   config: {
     summary: "config workloads|services|policies|secrets|all: a running node's view",
     run: configCommand,
@@ -26,7 +32,11 @@ export const COMMANDS: Record<string, { summary: string; run: (args: string[]) =
     run: redirectCommand,
     help: REDIRECT_HELP,
   },
-  "log-level": { summary: "show or change a running node's log levels", run: logLevelCommand, help: LOG_LEVEL_HELP },
+  "log-level": {
+    summary: "show or change a running node's log levels",
+    run: logLevelCommand,
+    help: LOG_LEVEL_HELP,
+  },
   version: {
     summary: "print the version",
     run: () => {

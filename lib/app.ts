@@ -126,7 +126,10 @@ export class App {
       this.#certs = new CertManager({ source, log: log("identity") });
       this.log.info("using the Istio CA", { address: c.caAddress, ttl: `${c.secretTtlMs}ms` });
     } else {
-      throw new ZtError("config", "no certificate source: set LOCAL_CA_DIR (built-in CA) or CA_ADDRESS (Istio CA)");
+      throw new ZtError(
+        "config",
+        "no certificate source: set LOCAL_CA_DIR (built-in CA) or CA_ADDRESS (Istio CA)",
+      );
     }
     const certs = this.#certs;
 

@@ -12,7 +12,8 @@ import {
 } from "../admin/proxy_config_view.ts";
 import { adminAddress, adminFetch, fetchConfigDump } from "./admin_client.ts";
 
-export const CONFIG_HELP = `zt config <workloads|services|policies|secrets|all> [-o table|json|yaml] [--admin host:port]
+export const CONFIG_HELP =
+  `zt config <workloads|services|policies|secrets|all> [-o table|json|yaml] [--admin host:port]
 
 Shows a running node's view, like 'istioctl proxy-config' for ztunnel, read from its admin endpoint
 (--admin, else ADMIN_ADDR, else INSTANCE_IP:15000).`;

@@ -31,8 +31,12 @@ export async function httpViaSocks5(podIp: string, host: string, port: number): 
     const name = new TextEncoder().encode(host);
     await conn.write(new Uint8Array([5, 1, 0, 3, name.length, ...name, port >> 8, port & 255]));
     const head = await readN(conn, 10);
-    if (head[1] !== 0) return { error: `SOCKS5 reply 0x0${head[1].toString(16)} (${REPLY[head[1]] ?? "error"})` };
-    await conn.write(new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: close\r\n\r\n`));
+    if (head[1] !== 0) {
+      return { error: `SOCKS5 reply 0x0${head[1].toString(16)} (${REPLY[head[1]] ?? "error"})` };
+    }
+    await conn.write(
+      new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: close\r\n\r\n`),
+    );
     const text = await readAll(conn);
     const status = Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]);
     const servedBy = /x-served-by: (\S+)/i.exec(text)?.[1];

@@ -31,7 +31,9 @@ export async function startDemoNode(opts: {
     async waitForAccess(direction) {
       const rec = await p.waitForLog((l) => l.message === "connection complete" && l.direction === direction);
       const { time: _t, level, scope, message, ...fields } = rec;
-      const kv = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? JSON.stringify(v) : v}`);
+      const kv = Object.entries(fields).map(([k, v]) =>
+        `${k}=${typeof v === "string" ? JSON.stringify(v) : v}`
+      );
       return `${String(level).toUpperCase()} ${scope} ${message} ${kv.join(" ")}`;
     },
     async waitForPolicy(key, present) {

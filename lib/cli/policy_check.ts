@@ -20,7 +20,8 @@ import type { RbacConnection } from "../policy/model.ts";
 import { type Identity, parseIdentity } from "../identity/spiffe.ts";
 import { adminAddress, fetchConfigDump } from "./admin_client.ts";
 
-export const POLICY_CHECK_HELP = `zt policy check --from <identity|ip> --to <ip:port> [--config FILE|DIR | --admin host:port]
+export const POLICY_CHECK_HELP =
+  `zt policy check --from <identity|ip> --to <ip:port> [--config FILE|DIR | --admin host:port]
 
 Prints the decision the destination's node would take for one connection, and why.
   --from   the source: a SPIFFE identity (spiffe://cluster.local/ns/a/sa/b or cluster.local/ns/a/sa/b),
@@ -57,7 +58,9 @@ export async function policyCommand(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const state = v.config ? await stateFromFile(v.config, v["root-namespace"]!) : await stateFromNode(v.admin);
+    const state = v.config
+      ? await stateFromFile(v.config, v["root-namespace"]!)
+      : await stateFromNode(v.admin);
     const lines = check(state, v.from, v["from-ip"], v.plaintext ?? false, v.to);
     console.log(lines.text);
     return lines.allowed ? 0 : 3;
@@ -76,7 +79,9 @@ async function stateFromFile(path: string, rootNamespace: string): Promise<Proxy
 
 async function stateFromNode(admin: string | undefined): Promise<ProxyState> {
   const dump = await fetchConfigDump(adminAddress(admin, Deno.env.toObject()));
-  const workloads = ((dump.workloads ?? []) as unknown[]).map((w, i) => parseLocalWorkload(w, `workloads[${i}]`));
+  const workloads = ((dump.workloads ?? []) as unknown[]).map((w, i) =>
+    parseLocalWorkload(w, `workloads[${i}]`)
+  );
   const policies = ((dump.policies ?? []) as unknown[]).map((p, i) => parsePolicy(p, `policies[${i}]`));
   // config_dump services carry derived fields (endpoints); keep the ones the local format knows.
   const services = ((dump.services ?? []) as Array<Record<string, unknown>>).map((s, i) => {
@@ -123,7 +128,9 @@ export function check(
       const port = endpointTargetPort(ep, svc, dst.port);
       if (port !== undefined) targets.push({ ip: ep.workload.workloadIps[0], port, uid: ep.workload.uid });
     }
-    if (targets.length === 0) throw new ZtError("usage", `service ${svc.hostname} has no endpoint for port ${dst.port}`);
+    if (targets.length === 0) {
+      throw new ZtError("usage", `service ${svc.hostname} has no endpoint for port ${dst.port}`);
+    }
   }
   const index = new PolicyIndex(state.allPolicies());
   const out: string[] = [];

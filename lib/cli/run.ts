@@ -7,7 +7,10 @@ import { errorMessage } from "../error.ts";
 export const RUN_HELP = `zt run [--<setting> value ...]
 
 Runs one node. Every setting is an environment variable (ztunnel's names) or a flag:
-${SETTINGS.map(([env, flag, def, what]) => `  --${flag.padEnd(34)} ${env} (default ${def || '""'}): ${what}`).join("\n")}
+${
+  SETTINGS.map(([env, flag, def, what]) => `  --${flag.padEnd(34)} ${env} (default ${def || '""'}): ${what}`)
+    .join("\n")
+}
 `;
 
 export async function runCommand(args: string[]): Promise<number> {
@@ -15,7 +18,10 @@ export async function runCommand(args: string[]): Promise<number> {
   for (const [, flag] of SETTINGS) options[flag] = { type: "string" };
   let flags: Record<string, string | undefined>;
   try {
-    flags = parseArgs({ args, options, allowPositionals: false, strict: true }).values as Record<string, string>;
+    flags = parseArgs({ args, options, allowPositionals: false, strict: true }).values as Record<
+      string,
+      string
+    >;
   } catch (e) {
     console.error(`zt run: ${errorMessage(e)}\n\n${RUN_HELP}`);
     return 2;

@@ -69,7 +69,12 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** Every setting zt reads: its environment variable, its flag, its default and what it means. */
 export const SETTINGS = [
-  ["NODE_NAME", "node-name", "(hostname)", "This node's name; workloads whose `node` equals it are local pods."],
+  [
+    "NODE_NAME",
+    "node-name",
+    "(hostname)",
+    "This node's name; workloads whose `node` equals it are local pods.",
+  ],
   ["INSTANCE_IP", "instance-ip", "127.0.0.1", "This node's IP: admin, metrics and readiness bind here."],
   ["POD_NAME", "pod-name", "ztunnel", "zt's own pod name (xDS node id)."],
   ["POD_NAMESPACE", "pod-namespace", "istio-system", "zt's own namespace (xDS node id)."],
@@ -78,23 +83,58 @@ export const SETTINGS = [
   ["CLUSTER_DOMAIN", "cluster-domain", "cluster.local", "DNS suffix for service short names."],
   ["TRUST_DOMAIN", "trust-domain", "cluster.local", "Default SPIFFE trust domain."],
   ["NETWORK", "network", "", "This node's network name."],
-  ["LOCAL_XDS_PATH", "local-xds-path", "", "Standalone config: a YAML file or directory, watched for changes."],
+  [
+    "LOCAL_XDS_PATH",
+    "local-xds-path",
+    "",
+    "Standalone config: a YAML file or directory, watched for changes.",
+  ],
   ["LOCAL_XDS", "local-xds", "", "Standalone config given inline (YAML)."],
   ["LOCAL_CA_DIR", "local-ca-dir", "", "Built-in CA: a directory written by `zt ca init`."],
   ["XDS_ADDRESS", "xds-address", "(see README)", "istiod's xDS address; empty disables xDS."],
   ["CA_ADDRESS", "ca-address", "(see README)", "Istio CA address; empty disables it."],
-  ["XDS_ROOT_CA", "xds-root-ca", "./var/run/secrets/istio/root-cert.pem", "xDS server root: file, inline PEM or SYSTEM."],
-  ["CA_ROOT_CA", "ca-root-ca", "./var/run/secrets/istio/root-cert.pem", "CA server root: file, inline PEM or SYSTEM."],
+  [
+    "XDS_ROOT_CA",
+    "xds-root-ca",
+    "./var/run/secrets/istio/root-cert.pem",
+    "xDS server root: file, inline PEM or SYSTEM.",
+  ],
+  [
+    "CA_ROOT_CA",
+    "ca-root-ca",
+    "./var/run/secrets/istio/root-cert.pem",
+    "CA server root: file, inline PEM or SYSTEM.",
+  ],
   ["ALT_XDS_HOSTNAME", "alt-xds-hostname", "", "Extra accepted xDS server name."],
   ["ALT_CA_HOSTNAME", "alt-ca-hostname", "", "Extra accepted CA server name."],
-  ["AUTH_TOKEN", "auth-token", "./var/run/secrets/tokens/istio-token", "Bearer token file (re-read per call)."],
+  [
+    "AUTH_TOKEN",
+    "auth-token",
+    "./var/run/secrets/tokens/istio-token",
+    "Bearer token file (re-read per call).",
+  ],
   ["SECRET_TTL", "secret-ttl", "24h", "Workload certificate lifetime; renewed at half-life."],
-  ["POOL_MAX_STREAMS_PER_CONNECTION", "pool-max-streams-per-connection", "100", "HBONE streams per pooled connection."],
-  ["POOL_UNUSED_RELEASE_TIMEOUT", "pool-unused-release-timeout", "5m", "Idle pooled connections are closed after this."],
+  [
+    "POOL_MAX_STREAMS_PER_CONNECTION",
+    "pool-max-streams-per-connection",
+    "100",
+    "HBONE streams per pooled connection.",
+  ],
+  [
+    "POOL_UNUSED_RELEASE_TIMEOUT",
+    "pool-unused-release-timeout",
+    "5m",
+    "Idle pooled connections are closed after this.",
+  ],
   ["HTTP2_STREAM_WINDOW_SIZE", "http2-stream-window-size", "4194304", "HTTP/2 stream flow-control window."],
   ["HTTP2_CONNECTION_WINDOW_SIZE", "http2-connection-window-size", "16777216", "HTTP/2 connection window."],
   ["HTTP2_FRAME_SIZE", "http2-frame-size", "1048576", "HTTP/2 max frame size."],
-  ["CONNECTION_TERMINATION_DEADLINE", "connection-termination-deadline", "5s", "Drain deadline for live connections."],
+  [
+    "CONNECTION_TERMINATION_DEADLINE",
+    "connection-termination-deadline",
+    "5s",
+    "Drain deadline for live connections.",
+  ],
   ["UNSTABLE_ENABLE_SOCKS5", "enable-socks5", "true", "SOCKS5 listener on each local pod's IP, port 15080."],
   ["ADMIN_ADDR", "admin-addr", "$INSTANCE_IP:15000", "Admin server address."],
   ["STATS_ADDR", "stats-addr", "$INSTANCE_IP:15020", "Prometheus metrics address."],
@@ -144,7 +184,11 @@ export function loadConfig(
   const localXdsPath = get("LOCAL_XDS_PATH") || undefined;
   const localXds = get("LOCAL_XDS") || undefined;
   if (localXdsPath && localXds) {
-    throw new ConfigError("LOCAL_XDS", localXds.slice(0, 40), "LOCAL_XDS and LOCAL_XDS_PATH are mutually exclusive");
+    throw new ConfigError(
+      "LOCAL_XDS",
+      localXds.slice(0, 40),
+      "LOCAL_XDS and LOCAL_XDS_PATH are mutually exclusive",
+    );
   }
   const localCaDir = get("LOCAL_CA_DIR") || undefined;
   // Standalone is the default: with a local config, xDS is off unless XDS_ADDRESS names istiod;
@@ -152,7 +196,10 @@ export function loadConfig(
   const istiodDefault = env.KUBERNETES_SERVICE_HOST
     ? "https://istiod.istio-system.svc:15012"
     : "https://localhost:15012";
-  const xdsAddress = normalizeAddress("XDS_ADDRESS", get("XDS_ADDRESS") ?? (localXdsPath || localXds ? "" : istiodDefault));
+  const xdsAddress = normalizeAddress(
+    "XDS_ADDRESS",
+    get("XDS_ADDRESS") ?? (localXdsPath || localXds ? "" : istiodDefault),
+  );
   const caAddress = normalizeAddress("CA_ADDRESS", get("CA_ADDRESS") ?? (localCaDir ? "" : istiodDefault));
   const logFilter = str("RUST_LOG", "info");
   try {
@@ -160,8 +207,13 @@ export function loadConfig(
   } catch (e) {
     throw new ConfigError("RUST_LOG", logFilter, (e as Error).message);
   }
-  const streamWindow = parseBytes("HTTP2_STREAM_WINDOW_SIZE", str("HTTP2_STREAM_WINDOW_SIZE", "4194304"), 65535);
-  const addr = (n: SettingName, port: number) => parseHostPort(n, str(n, `${instanceIp}:${port}`), instanceIp);
+  const streamWindow = parseBytes(
+    "HTTP2_STREAM_WINDOW_SIZE",
+    str("HTTP2_STREAM_WINDOW_SIZE", "4194304"),
+    65535,
+  );
+  const addr = (n: SettingName, port: number) =>
+    parseHostPort(n, str(n, `${instanceIp}:${port}`), instanceIp);
   const cfg: Config = {
     nodeName: str("NODE_NAME", hostname),
     instanceIp,
@@ -193,7 +245,10 @@ export function loadConfig(
       1,
       10_000,
     ),
-    poolUnusedReleaseTimeoutMs: parseDuration("POOL_UNUSED_RELEASE_TIMEOUT", str("POOL_UNUSED_RELEASE_TIMEOUT", "5m")),
+    poolUnusedReleaseTimeoutMs: parseDuration(
+      "POOL_UNUSED_RELEASE_TIMEOUT",
+      str("POOL_UNUSED_RELEASE_TIMEOUT", "5m"),
+    ),
     http2StreamWindowSize: streamWindow,
     http2ConnectionWindowSize: parseBytes(
       "HTTP2_CONNECTION_WINDOW_SIZE",
@@ -248,7 +303,11 @@ function normalizeAddress(variable: string, value: string): string {
     const u = new URL(withScheme);
     if (!u.port && u.protocol !== "https:") throw new Error("no port");
   } catch {
-    throw new ConfigError(variable, value, "expected an address such as https://istiod.istio-system.svc:15012");
+    throw new ConfigError(
+      variable,
+      value,
+      "expected an address such as https://istiod.istio-system.svc:15012",
+    );
   }
   return withScheme;
 }

@@ -47,7 +47,9 @@ export function parseBytes(variable: string, value: string, min = 1, max = 2 ** 
   if (!m) throw new ConfigError(variable, value, "expected a size such as 4194304, 64Ki or 4Mi");
   const mult = m[2] ? 1024 ** (1 + "KMG".indexOf(m[2][0])) : 1;
   const n = Number(m[1]) * mult;
-  if (n < min || n > max) throw new ConfigError(variable, value, `expected a size from ${min} to ${max} bytes`);
+  if (n < min || n > max) {
+    throw new ConfigError(variable, value, `expected a size from ${min} to ${max} bytes`);
+  }
   return n;
 }
 

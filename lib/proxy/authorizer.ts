@@ -27,7 +27,10 @@ export class Authorizer {
     const d = evaluate(this.index, target, conn);
     const level = this.infoLogging ? "info" : "debug";
     if (d.dryRunMatches.length > 0) {
-      this.log[level]("dry-run: policy matched", { policies: d.dryRunMatches.join(","), ...facts(target, conn) });
+      this.log[level]("dry-run: policy matched", {
+        policies: d.dryRunMatches.join(","),
+        ...facts(target, conn),
+      });
     }
     if (this.log.enabled(level)) {
       const msg = !d.allowed

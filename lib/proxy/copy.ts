@@ -150,7 +150,12 @@ export async function relayStream(
 }
 
 /** Relays TCP ⇄ TCP; `a` is the client side. */
-export async function relayTcp(a: Deno.Conn, b: Deno.Conn, counts: ByteCounts, prefix?: Uint8Array): Promise<void> {
+export async function relayTcp(
+  a: Deno.Conn,
+  b: Deno.Conn,
+  counts: ByteCounts,
+  prefix?: Uint8Array,
+): Promise<void> {
   let failed: unknown;
   const abort = (e: unknown) => {
     if (failed === undefined) failed = e;

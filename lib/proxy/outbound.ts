@@ -5,7 +5,12 @@
  */
 import type { Logger } from "../log/logger.ts";
 import type { ProxyState } from "../state/proxy_state.ts";
-import { type LoadBalancerState, type OutboundRoute, routeOutbound, workloadIdentity } from "../state/route.ts";
+import {
+  type LoadBalancerState,
+  type OutboundRoute,
+  routeOutbound,
+  workloadIdentity,
+} from "../state/route.ts";
 import type { Workload } from "../state/types.ts";
 import { formatSocketAddr, isLoopback } from "../state/ip.ts";
 import type { WorkloadCertificate } from "../identity/certificate.ts";
@@ -63,7 +68,9 @@ export class OutboundProxy {
     try {
       upstream = await this.#open(src, route, rec);
     } catch (e) {
-      const outcome = e instanceof OutboundFailure ? e.outcome : { kind: "failed" as const, reason: errorMessage(e) };
+      const outcome = e instanceof OutboundFailure
+        ? e.outcome
+        : { kind: "failed" as const, reason: errorMessage(e) };
       d.reporter.completed(rec, handle, {
         sent: 0,
         recv: 0,
@@ -120,7 +127,10 @@ export class OutboundProxy {
           conn.setNoDelay(true);
           return { kind: "tcp", conn };
         } catch (e) {
-          throw new OutboundFailure({ kind: "refused", reason: `connect ${rec.dstAddr}: ${errorMessage(e)}` });
+          throw new OutboundFailure({
+            kind: "refused",
+            reason: `connect ${rec.dstAddr}: ${errorMessage(e)}`,
+          });
         }
       case "hbone": {
         const cert = await d.certs.get({
@@ -128,7 +138,10 @@ export class OutboundProxy {
           namespace: src.namespace,
           serviceAccount: src.serviceAccount,
         }).catch((e) => {
-          throw new OutboundFailure({ kind: "failed", reason: `no certificate for source: ${errorMessage(e)}` });
+          throw new OutboundFailure({
+            kind: "failed",
+            reason: `no certificate for source: ${errorMessage(e)}`,
+          });
         });
         const headers: Array<[string, string]> = [
           ["forwarded", `for="${rec.srcAddr}"${route.service ? `;host=${route.service.hostname}` : ""}`],
@@ -173,10 +186,25 @@ class OutboundFailure extends Error {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 503: "Service Unavailable" };
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  503: "Service Unavailable",
+};
 
-function record(src: Workload, route: OutboundRoute, srcAddr: string, dst: { ip: string; port: number }): ConnectionRecord {
-  const base = { id: newTraceId(), direction: "outbound" as const, srcAddr, srcWorkload: src, startedAt: performance.now() };
+function record(
+  src: Workload,
+  route: OutboundRoute,
+  srcAddr: string,
+  dst: { ip: string; port: number },
+): ConnectionRecord {
+  const base = {
+    id: newTraceId(),
+    direction: "outbound" as const,
+    srcAddr,
+    srcWorkload: src,
+    startedAt: performance.now(),
+  };
   switch (route.kind) {
     case "hbone":
       return {

@@ -61,7 +61,9 @@ class HandshakeReader {
  * Runs the greeting and reads the CONNECT request. Returns the target and any bytes the client sent
  * after the request (they belong to the tunnel). Throws Socks5Error after replying where one is due.
  */
-export async function readSocks5Request(conn: Deno.Conn): Promise<{ target: Socks5Target; rest: Uint8Array }> {
+export async function readSocks5Request(
+  conn: Deno.Conn,
+): Promise<{ target: Socks5Target; rest: Uint8Array }> {
   const r = new HandshakeReader(conn);
   const [ver, nmethods] = await r.need(2);
   if (ver !== 5) throw new Socks5Error(`not SOCKS5 (version byte ${ver})`);
@@ -75,7 +77,10 @@ export async function readSocks5Request(conn: Deno.Conn): Promise<{ target: Sock
   if (v2 !== 5) throw new Socks5Error(`bad SOCKS5 request version ${v2}`);
   if (cmd !== 1) {
     await sendReply(conn, Socks5Reply.COMMAND_NOT_SUPPORTED);
-    throw new Socks5Error(`SOCKS5 command ${cmd} not supported (CONNECT only)`, Socks5Reply.COMMAND_NOT_SUPPORTED);
+    throw new Socks5Error(
+      `SOCKS5 command ${cmd} not supported (CONNECT only)`,
+      Socks5Reply.COMMAND_NOT_SUPPORTED,
+    );
   }
   let target: Socks5Target;
   if (atyp === 1) {
@@ -91,7 +96,10 @@ export async function readSocks5Request(conn: Deno.Conn): Promise<{ target: Sock
     target = { kind: "domain", host, port: (a[len] << 8) | a[len + 1] };
   } else {
     await sendReply(conn, Socks5Reply.ADDRESS_TYPE_NOT_SUPPORTED);
-    throw new Socks5Error(`SOCKS5 address type ${atyp} not supported`, Socks5Reply.ADDRESS_TYPE_NOT_SUPPORTED);
+    throw new Socks5Error(
+      `SOCKS5 address type ${atyp} not supported`,
+      Socks5Reply.ADDRESS_TYPE_NOT_SUPPORTED,
+    );
   }
   return { target, rest: r.rest.slice() };
 }

@@ -63,7 +63,9 @@ export class Socks5Server {
         this.#serve(conn).catch((e) => this.opts.log.warn("socks5 failed", { error: errorMessage(e) }));
       }
     } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) this.opts.log.error("socks5 accept failed", { error: errorMessage(e) });
+      if (!(e instanceof Deno.errors.BadResource)) {
+        this.opts.log.error("socks5 accept failed", { error: errorMessage(e) });
+      }
     }
   }
 
@@ -74,14 +76,21 @@ export class Socks5Server {
     try {
       req = await readSocks5Request(conn);
     } catch (e) {
-      o.log.warn("connection failed", { "src.addr": addr(conn), direction: "outbound", error: errorMessage(e) });
+      o.log.warn("connection failed", {
+        "src.addr": addr(conn),
+        direction: "outbound",
+        error: errorMessage(e),
+      });
       closeQuietly(conn);
       return;
     }
     if (!src) {
       await sendReply(conn, Socks5Reply.GENERAL_FAILURE).catch(() => {});
       closeQuietly(conn);
-      o.log.warn("connection failed", { "src.addr": addr(conn), error: "failed to fetch information about local workload" });
+      o.log.warn("connection failed", {
+        "src.addr": addr(conn),
+        error: "failed to fetch information about local workload",
+      });
       return;
     }
     const dst = await this.#resolve(req.target, src);

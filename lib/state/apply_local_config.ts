@@ -9,7 +9,12 @@ import type { LocalConfig } from "./local_config.ts";
 import type { ProxyState } from "./proxy_state.ts";
 import type { Workload } from "./types.ts";
 
-export function applyLocalConfig(state: ProxyState, cfg: LocalConfig, rootNamespace: string, log: Logger): void {
+export function applyLocalConfig(
+  state: ProxyState,
+  cfg: LocalConfig,
+  rootNamespace: string,
+  log: Logger,
+): void {
   const conv = convertIstioDocuments(cfg.istioDocuments, { rootNamespace });
   for (const w of conv.warnings) log.warn("policy conversion warning", { warning: w });
   for (const e of conv.errors) log.error("policy rejected", { error: e });

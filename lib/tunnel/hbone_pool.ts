@@ -10,7 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import { errorMessage, ZtError } from "../error.ts";
 import { checkServerIdentity, tlsOptions } from "./tls.ts";
 import { type H2Options, H2Session } from "./h2/session.ts";
-import type { Headers, H2Stream } from "./h2/stream.ts";
+import type { H2Stream, Headers } from "./h2/stream.ts";
 
 export interface HboneTarget {
   /** The source workload's certificate, presented as the client certificate. */
@@ -82,7 +82,9 @@ export class HbonePool {
   }
 
   #key(t: HboneTarget): string {
-    return `${formatIdentity(t.cert.identity)}#${t.cert.serialNumber}|${[...t.expectedIdentities].sort().join(",")}|${t.ip}:${t.port}|${t.srcIp ?? ""}`;
+    return `${formatIdentity(t.cert.identity)}#${t.cert.serialNumber}|${
+      [...t.expectedIdentities].sort().join(",")
+    }|${t.ip}:${t.port}|${t.srcIp ?? ""}`;
   }
 
   async #session(target: HboneTarget): Promise<Entry> {
@@ -121,15 +123,17 @@ export class HbonePool {
   #dial(key: string, target: HboneTarget): Promise<Entry> {
     return new Promise<Entry>((resolve, reject) => {
       // `localAddress` reaches net.connect (node's types omit it from tls.ConnectionOptions).
-      const socket = tls.connect(<tls.ConnectionOptions> {
-        ...tlsOptions(target.cert),
-        host: target.ip,
-        port: target.port,
-        localAddress: target.srcIp,
-        rejectUnauthorized: true,
-        // Identity is checked against the expected SPIFFE ids below, not against a hostname.
-        checkServerIdentity: () => undefined,
-      });
+      const socket = tls.connect(
+        <tls.ConnectionOptions> {
+          ...tlsOptions(target.cert),
+          host: target.ip,
+          port: target.port,
+          localAddress: target.srcIp,
+          rejectUnauthorized: true,
+          // Identity is checked against the expected SPIFFE ids below, not against a hostname.
+          checkServerIdentity: () => undefined,
+        },
+      );
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new HboneConnectError("connect", `connect to ${target.ip}:${target.port} timed out`));

@@ -10,7 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../error.ts";
 import { checkPeerTrustDomain, peerIdentity, tlsOptions } from "./tls.ts";
 import { type H2Options, H2Session } from "./h2/session.ts";
-import type { Headers, H2Stream } from "./h2/stream.ts";
+import type { H2Stream, Headers } from "./h2/stream.ts";
 
 /** A CONNECT stream that arrived, with the connection facts the inbound proxy decides on. */
 export interface InboundTunnel {
@@ -49,7 +49,10 @@ export class HboneServer {
     });
     this.#server.on("secureConnection", (socket: tls.TLSSocket) => this.#accept(socket));
     this.#server.on("tlsClientError", (err: Error) => {
-      opts.log.debug("tls handshake failed", { error: errorMessage(err), listener: `${opts.ip}:${opts.port}` });
+      opts.log.debug("tls handshake failed", {
+        error: errorMessage(err),
+        listener: `${opts.ip}:${opts.port}`,
+      });
       opts.onHandshakeError?.(errorMessage(err));
     });
   }
@@ -84,7 +87,10 @@ export class HboneServer {
     const peer = { ip: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
     const refuse = checkPeerTrustDomain(socket, this.#trustDomain);
     if (refuse || this.#draining) {
-      this.opts.log.warn("connection refused", { "src.addr": `${peer.ip}:${peer.port}`, error: refuse ?? "draining" });
+      this.opts.log.warn("connection refused", {
+        "src.addr": `${peer.ip}:${peer.port}`,
+        error: refuse ?? "draining",
+      });
       this.opts.onHandshakeError?.(refuse ?? "draining");
       socket.destroy();
       return;

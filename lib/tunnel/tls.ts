@@ -43,7 +43,9 @@ export function peerIdentity(socket: TLSSocket): Identity | undefined {
 
 /** Why a verified peer certificate is still refused, or undefined when it is fine. */
 export function checkPeerTrustDomain(socket: TLSSocket, trustDomain: string): string | undefined {
-  if (!socket.authorized) return `peer certificate not authorized: ${socket.authorizationError ?? "no certificate"}`;
+  if (!socket.authorized) {
+    return `peer certificate not authorized: ${socket.authorizationError ?? "no certificate"}`;
+  }
   const id = peerIdentity(socket);
   if (!id) return "peer certificate has no SPIFFE identity";
   if (id.trustDomain !== trustDomain) {
@@ -54,7 +56,9 @@ export function checkPeerTrustDomain(socket: TLSSocket, trustDomain: string): st
 
 /** Client side: the server must present one of the expected identities (SPIFFE URIs). */
 export function checkServerIdentity(socket: TLSSocket, expected: readonly string[]): string | undefined {
-  if (!socket.authorized) return `server certificate not authorized: ${socket.authorizationError ?? "unknown"}`;
+  if (!socket.authorized) {
+    return `server certificate not authorized: ${socket.authorizationError ?? "unknown"}`;
+  }
   const sans = uriSans(socket.getPeerCertificate());
   if (expected.length === 0) return undefined;
   for (const s of sans) if (expected.includes(s)) return undefined;

@@ -46,12 +46,19 @@ Deno.test("a bad value fails naming the variable and the value", () => {
     [{ ZT_CAPTURE: "ebpf" }, /ZT_CAPTURE="ebpf"/],
   ];
   for (const [env, re] of bad) {
-    assert.throws(() => loadConfig(env), (e) => e instanceof ConfigError && re.test(e.message), JSON.stringify(env));
+    assert.throws(
+      () => loadConfig(env),
+      (e) => e instanceof ConfigError && re.test(e.message),
+      JSON.stringify(env),
+    );
   }
 });
 
 Deno.test("drain deadline derives from TERMINATION_GRACE_PERIOD_SECONDS as ztunnel does", () => {
-  assert.equal(loadConfig({ TERMINATION_GRACE_PERIOD_SECONDS: "30" }).connectionTerminationDeadlineMs, 25_000);
+  assert.equal(
+    loadConfig({ TERMINATION_GRACE_PERIOD_SECONDS: "30" }).connectionTerminationDeadlineMs,
+    25_000,
+  );
   assert.equal(loadConfig({ TERMINATION_GRACE_PERIOD_SECONDS: "5" }).connectionTerminationDeadlineMs, 4_000);
   assert.equal(loadConfig({ TERMINATION_GRACE_PERIOD_SECONDS: "1" }).connectionTerminationDeadlineMs, 1_000);
   assert.equal(

@@ -27,7 +27,12 @@ Deno.test("levels apply per component; dotted scopes inherit", () => {
 
 Deno.test("plain lines: time, level, scope, message, k=v with quoting", () => {
   const { lines, log } = capture("info");
-  log("access").info("connection complete", { "src.addr": "10.0.0.1:5", "src.identity": "spiffe://x y", bytes_sent: 3, none: undefined });
+  log("access").info("connection complete", {
+    "src.addr": "10.0.0.1:5",
+    "src.identity": "spiffe://x y",
+    bytes_sent: 3,
+    none: undefined,
+  });
   const [time, level, scope, msg, fields] = lines[0].split("\t");
   assert.ok(!Number.isNaN(Date.parse(time)));
   assert.deepEqual([level, scope, msg], ["info", "access", "connection complete"]);

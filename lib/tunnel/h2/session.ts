@@ -20,7 +20,7 @@ import {
 import { FrameParser } from "./frame_parser.ts";
 import { HpackDecoder, HpackEncoder } from "./hpack.ts";
 import { H2Error } from "./h2_error.ts";
-import { type Headers, H2Stream, type StreamOwner } from "./stream.ts";
+import { H2Stream, type Headers, type StreamOwner } from "./stream.ts";
 
 /** The byte transport under a session: node:tls / node:net sockets fit as they are. */
 export interface H2Socket {
@@ -89,7 +89,10 @@ export class H2Session implements StreamOwner {
     this.#nextStreamId = role === "client" ? 1 : 2;
     this.#decoder = new HpackDecoder(4096, opts.maxHeaderListSize);
     this.#parser = new FrameParser(
-      { onFrame: (t, f, id, p) => this.#onFrame(t, f, id, p), onData: (id, d, e, fb) => this.#onData(id, d, e, fb) },
+      {
+        onFrame: (t, f, id, p) => this.#onFrame(t, f, id, p),
+        onData: (id, d, e, fb) => this.#onData(id, d, e, fb),
+      },
       opts.maxFrameSize,
     );
     if (role === "server") this.#parser.expectPreface();
@@ -133,7 +136,9 @@ export class H2Session implements StreamOwner {
 
   /** Opens a stream with the given request headers (pseudo-headers first). */
   request(headers: Headers): H2Stream {
-    if (!this.available) throw new H2Error("session not available for new streams", ErrorCode.REFUSED_STREAM, 0);
+    if (!this.available) {
+      throw new H2Error("session not available for new streams", ErrorCode.REFUSED_STREAM, 0);
+    }
     const id = this.#nextStreamId;
     this.#nextStreamId += 2;
     const stream = new H2Stream(id, this, this.peerInitialWindow);
@@ -274,7 +279,9 @@ export class H2Session implements StreamOwner {
         return this.#onHeaders(flags, id, payload);
       case FrameType.CONTINUATION: {
         const hb = this.#headerBlock;
-        if (!hb || hb.streamId !== id) throw new H2Error("unexpected CONTINUATION", ErrorCode.PROTOCOL_ERROR, 0);
+        if (!hb || hb.streamId !== id) {
+          throw new H2Error("unexpected CONTINUATION", ErrorCode.PROTOCOL_ERROR, 0);
+        }
         hb.parts.push(payload.slice());
         if (flags & Flag.END_HEADERS) {
           this.#headerBlock = undefined;
@@ -291,7 +298,9 @@ export class H2Session implements StreamOwner {
         if (!(flags & Flag.ACK)) this.write(encodePing(payload, true));
         return;
       case FrameType.RST_STREAM: {
-        if (id === 0 || payload.length !== 4) throw new H2Error("bad RST_STREAM", ErrorCode.PROTOCOL_ERROR, 0);
+        if (id === 0 || payload.length !== 4) {
+          throw new H2Error("bad RST_STREAM", ErrorCode.PROTOCOL_ERROR, 0);
+        }
         const code = readU32(payload, 0);
         this.streams.get(id)?.fail(new H2Error(`stream reset by peer (code ${code})`, code, id));
         return;

@@ -63,6 +63,9 @@ export class ConnectionReporter {
 
 function fields(rec: ConnectionRecord) {
   return {
+    // The connection's id, as ztunnel's `inbound{id=…}` / `outbound{id=…}` spans carry it; both nodes
+    // log the same id for one tunnelled connection (it travels in `traceparent`).
+    id: rec.id,
     "src.addr": rec.srcAddr,
     "src.workload": rec.srcWorkload?.name,
     "src.namespace": rec.srcWorkload?.namespace,

@@ -44,7 +44,7 @@ export class InboundProxy {
       startedAt: performance.now(),
       mtls: true,
     };
-    const srcWorkload = d.state.workloadByIp("", t.peerAddr.ip);
+    const srcWorkload = sourceWorkload(d.state, t);
     if (method !== "CONNECT") {
       t.respond(400);
       const rec = { ...base, srcWorkload };
@@ -160,6 +160,23 @@ export function guessInboundService(state: ProxyState, w: Workload, port: number
     }
   }
   return undefined;
+}
+
+/**
+ * The source workload for logs and metrics: the pod owning the peer IP; else (tunnels that start on a
+ * node, as in capture mode) the pod named by `forwarded: for=`, trusted only when its identity is the
+ * peer's certified identity.
+ */
+export function sourceWorkload(state: ProxyState, t: InboundTunnel): Workload | undefined {
+  const byIp = state.workloadByIp("", t.peerAddr.ip);
+  if (byIp) return byIp;
+  const m = /for="?\[?([0-9a-fA-F.:]+?)\]?(?::\d+)?"?(?:;|,|$)/.exec(header(t, "forwarded") ?? "");
+  const claimed = m ? state.workloadByIp("", m[1]) : undefined;
+  if (!claimed) return undefined;
+  const id = t.peerIdentity;
+  const same = claimed.trustDomain === id.trustDomain && claimed.namespace === id.namespace &&
+    claimed.serviceAccount === id.serviceAccount;
+  return same ? claimed : undefined;
 }
 
 function header(t: InboundTunnel, name: string): string | undefined {

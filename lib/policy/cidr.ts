@@ -106,6 +106,11 @@ export function formatIp(ip: IpAddress): string {
   if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) return `::ffff:${formatV4(w[3])}`;
   const groups: number[] = [];
   for (const word of w) groups.push(word >>> 16, word & 0xffff);
+  return formatV6Groups(groups);
+}
+
+/** RFC 5952 text of eight 16-bit groups: lowercase, the longest run (≥ 2) of zero groups as `::`. */
+export function formatV6Groups(groups: readonly number[]): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8;) {
@@ -121,7 +126,7 @@ export function formatIp(ip: IpAddress): string {
     }
     i = j;
   }
-  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(":");
+  const hex = (gs: readonly number[]) => gs.map((g) => g.toString(16)).join(":");
   if (bestStart < 0) return hex(groups);
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
 }

@@ -4,6 +4,8 @@
  * lowercase (RFC 5952), and IPv4-mapped IPv6 (`::ffff:1.2.3.4`) folded to its IPv4 address.
  */
 
+import { formatV6Groups } from "../policy/cidr.ts";
+
 export type IpFamily = 4 | 6;
 
 export interface SocketAddr {
@@ -57,27 +59,6 @@ function parseV6(text: string): number[] | undefined {
   return groups && groups.length === 8 ? groups : undefined;
 }
 
-function formatV6(groups: number[]): string {
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
-}
-
 /** The 4 or 16 bytes of an IP in canonical form, or undefined when `text` is not an IP. */
 export function ipBytes(text: string): Uint8Array | undefined {
   const v4 = parseV4(text);
@@ -102,7 +83,7 @@ export function formatIpBytes(bytes: Uint8Array): string {
   }
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
-  return formatV6(groups);
+  return formatV6Groups(groups);
 }
 
 /** Canonical text of an IP, or undefined when `text` is not a plain IP (no zone ids, no brackets). */

@@ -176,7 +176,7 @@ export class App {
       socks5: c.socks5Enabled,
       clusterDomain: c.clusterDomain,
       log: inboundLog,
-      onHandshakeError: (reason) => this.#obs?.handshakeFailed(reason),
+      onRejected: (listener, kind) => this.#obs?.rejected(listener, kind),
       onListen: capture ? (a) => capture.makeTransparent(a) : undefined,
     });
     const pods = this.#pods;

@@ -9,7 +9,7 @@ import type { ProxyState } from "../state/proxy_state.ts";
 import type { CertManager } from "../identity/cert_manager.ts";
 import type { ConnectionManager } from "../proxy/connection_manager.ts";
 import type { ConnectionRecord, ConnectionResult, TrafficSink } from "../proxy/connection_reporter.ts";
-import { Registry } from "../metrics/registry.ts";
+import { type CounterFamily, Registry } from "../metrics/registry.ts";
 import { type TrafficLabelHandle, TrafficMetrics } from "../metrics/traffic_metrics.ts";
 import { registerBuildInfo } from "../metrics/build_info.ts";
 import { registerProcessMetrics } from "../metrics/process_metrics.ts";
@@ -41,18 +41,18 @@ export class Observability {
   readonly traffic: TrafficMetrics;
   readonly trafficSink: TrafficSink;
   #servers: Closable[] = [];
-  #handshakeFailures;
+  #rejected: CounterFamily;
 
   private constructor(readonly opts: ObservabilityOptions) {
     this.traffic = new TrafficMetrics(this.registry);
     registerBuildInfo(this.registry, ISTIO_VERSION);
     registerProcessMetrics(this.registry);
     registerCertificateMetrics(this.registry, () => opts.certs()?.dump() ?? []);
-    this.#handshakeFailures = this.registry.counter({
-      name: "zt_hbone_handshake_failures",
-      help: "Inbound HBONE connections refused at the TLS layer (bad, missing or foreign certificates).",
-      labelNames: [],
-    }).labels([]);
+    this.#rejected = this.registry.counter({
+      name: "zt_rejected_connections",
+      help: "Connections refused for bad input: listener hbone (kind tls or h2) or socks5 (kind handshake).",
+      labelNames: ["listener", "kind"],
+    });
     const traffic = this.traffic;
     this.trafficSink = {
       opened(rec: ConnectionRecord): TrafficLabelHandle {
@@ -127,8 +127,9 @@ export class Observability {
     });
   }
 
-  handshakeFailed(_reason: string): void {
-    this.#handshakeFailures.inc(1);
+  /** Bad input refused; labels are a fixed small set (no reasons, no addresses: bounded cardinality). */
+  rejected(listener: string, kind: string): void {
+    this.#rejected.labels([listener, kind]).inc(1);
   }
 
   async close(): Promise<void> {

@@ -29,7 +29,8 @@ export interface PodProxiesOptions {
   readonly hbonePort?: number;
   readonly socks5Port?: number;
   readonly log: Logger;
-  readonly onHandshakeError?: (reason: string) => void;
+  /** Bad input refused on a pod listener (counted and logged by the caller). */
+  readonly onRejected?: (listener: "hbone" | "socks5", kind: string, reason: string) => void;
   /** Called once a pod's HBONE listener is bound (capture makes it transparent); a throw stops the pod. */
   readonly onListen?: (addr: { ip: string; port: number }) => void;
 }
@@ -99,7 +100,7 @@ export class PodProxies {
       h2: o.h2,
       log: o.log,
       onTunnel: o.onTunnel,
-      onHandshakeError: o.onHandshakeError,
+      onRejected: (kind, reason) => o.onRejected?.("hbone", kind, reason),
     });
     await hbone.listen();
     try {
@@ -118,6 +119,7 @@ export class PodProxies {
         outbound: o.outbound,
         clusterDomain: o.clusterDomain,
         log: o.log,
+        onRejected: (reason) => o.onRejected?.("socks5", "handshake", reason),
       });
       try {
         socks.listen();

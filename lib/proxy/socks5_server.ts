@@ -22,6 +22,10 @@ export interface Socks5ServerOptions {
   readonly outbound: OutboundProxy;
   readonly clusterDomain: string;
   readonly log: Logger;
+  /** A client whose SOCKS5 handshake was bad (counted by the caller). */
+  readonly onRejected?: (reason: string) => void;
+  /** A handshake must complete within this; a stalled client is closed (default 10 s). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /** SOCKS5 reply code for an outbound outcome. */
@@ -73,6 +77,7 @@ export class Socks5Server {
     const o = this.opts;
     const src: Workload | undefined = o.state.workload(o.sourceUid);
     let req;
+    const timer = setTimeout(() => closeQuietly(conn), o.handshakeTimeoutMs ?? 10_000);
     try {
       req = await readSocks5Request(conn);
     } catch (e) {
@@ -81,8 +86,11 @@ export class Socks5Server {
         direction: "outbound",
         error: errorMessage(e),
       });
+      o.onRejected?.(errorMessage(e));
       closeQuietly(conn);
       return;
+    } finally {
+      clearTimeout(timer);
     }
     if (!src) {
       await sendReply(conn, Socks5Reply.GENERAL_FAILURE).catch(() => {});

@@ -11,6 +11,8 @@ import { errorMessage } from "../error.ts";
 import { checkPeerTrustDomain, peerIdentity, tlsOptions } from "./tls.ts";
 import { type H2Options, H2Session } from "./h2/session.ts";
 import type { H2Stream, Headers } from "./h2/stream.ts";
+import { H2Error } from "./h2/h2_error.ts";
+import { ErrorCode } from "./h2/frame.ts";
 
 /** A CONNECT stream that arrived, with the connection facts the inbound proxy decides on. */
 export interface InboundTunnel {
@@ -30,8 +32,11 @@ export interface HboneServerOptions {
   readonly h2: H2Options;
   readonly log: Logger;
   readonly onTunnel: (t: InboundTunnel) => void;
-  /** Counts handshakes that failed (bad or missing client certificate, wrong trust domain). */
-  readonly onHandshakeError?: (reason: string) => void;
+  /**
+   * Bad input, refused: `tls` for failed handshakes (bad, missing or foreign certificates, wrong trust
+   * domain, not TLS at all), `h2` for HTTP/2 protocol errors that closed a connection.
+   */
+  readonly onRejected?: (kind: "tls" | "h2", reason: string) => void;
 }
 
 export class HboneServer {
@@ -53,7 +58,7 @@ export class HboneServer {
         error: errorMessage(err),
         listener: `${opts.ip}:${opts.port}`,
       });
-      opts.onHandshakeError?.(errorMessage(err));
+      opts.onRejected?.("tls", errorMessage(err));
     });
   }
 
@@ -91,7 +96,7 @@ export class HboneServer {
         "src.addr": `${peer.ip}:${peer.port}`,
         error: refuse ?? "draining",
       });
-      this.opts.onHandshakeError?.(refuse ?? "draining");
+      this.opts.onRejected?.("tls", refuse ?? "draining");
       socket.destroy();
       return;
     }
@@ -100,7 +105,17 @@ export class HboneServer {
     const local = { ip: socket.localAddress ?? this.opts.ip, port: socket.localPort ?? this.opts.port };
     const session = new H2Session(socket, "server", this.opts.h2);
     this.#sessions.add(session);
-    session.closed.then(() => this.#sessions.delete(session));
+    session.closed.then(() => {
+      this.#sessions.delete(session);
+      const e = session.error;
+      if (e instanceof H2Error && e.code !== ErrorCode.NO_ERROR) {
+        this.opts.log.warn("hbone connection closed on a protocol error", {
+          "src.addr": `${peer.ip}:${peer.port}`,
+          error: e.message,
+        });
+        this.opts.onRejected?.("h2", e.message);
+      }
+    });
     session.onStream = (stream) => {
       this.opts.onTunnel({
         stream,

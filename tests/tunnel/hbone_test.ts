@@ -144,7 +144,9 @@ Deno.test("hbone: the server refuses another CA's client and a foreign trust dom
       tunnels++;
       t.respond(200);
     },
-    onHandshakeError: () => refused++,
+    onRejected: (kind) => {
+      if (kind === "tls") refused++;
+    },
   });
   await server.listen();
   const pool = newPool();

@@ -17,14 +17,14 @@ import type { SetupDef } from "./setup.ts";
 import { log, runSetup } from "./setup_run.ts";
 import { STUNNEL, stunnelVersion } from "./stunnel.ts";
 import { writeReports } from "./write_reports.ts";
-import { SERVER_POD_IP, ZT, ZT_CAPTURE } from "./zt_nodes.ts";
+import { SERVER_POD_IP, ZT, ZT_CAPTURE, ZT_OPENSSL } from "./zt_nodes.ts";
 
 const BENCH = new URL(".", import.meta.url).pathname;
 const RESULTS_DIR = `${BENCH}results`;
 const LOG_DIR = `${BENCH}build/logs`;
 /** The sink listens on the server pod's IP, so every setup reaches the same address. */
 const SINK = `${SERVER_POD_IP}:19000`;
-const ALL_SETUPS: SetupDef[] = [DIRECT, STUNNEL, ZT, ZT_CAPTURE];
+const ALL_SETUPS: SetupDef[] = [DIRECT, STUNNEL, ZT, ZT_OPENSSL, ZT_CAPTURE];
 
 async function main(): Promise<number> {
   const startedAt = performance.now();

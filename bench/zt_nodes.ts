@@ -66,7 +66,7 @@ export function ztMissing(): string | undefined {
   }
 }
 
-async function startZt(ctx: SetupContext): Promise<Setup> {
+async function startZt(ctx: SetupContext, tls: "node" | "openssl" = "node"): Promise<Setup> {
   const missing = ztMissing();
   if (missing) throw new NotRun(missing);
   const deno = Deno.execPath();
@@ -96,6 +96,7 @@ async function startZt(ctx: SetupContext): Promise<Setup> {
         LOCAL_CA_DIR: caDir,
         LOG_FORMAT: "json",
         RUST_LOG: "warn",
+        ZT_TLS: tls,
       },
       nofile: 1 << 20,
       logFile: `${ctx.logDir}/zt-${n.name}.log`,
@@ -116,7 +117,7 @@ async function startZt(ctx: SetupContext): Promise<Setup> {
     throw e;
   }
   return {
-    name: "zt",
+    name: tls === "node" ? "zt" : "zt-openssl",
     route,
     proxies: procs.map((p) => ({ label: p.label, pid: p.pid })),
     failure: () => exitedMessage(procs),
@@ -127,7 +128,14 @@ async function startZt(ctx: SetupContext): Promise<Setup> {
 export const ZT: SetupDef = {
   name: "zt",
   description: "lg → SOCKS5 → zt node A → HBONE (mTLS, HTTP/2 CONNECT) → zt node B → sink",
-  start: startZt,
+  start: (ctx) => startZt(ctx, "node"),
+};
+
+/** The same with ZT_TLS=openssl: libssl through FFI under HBONE instead of node:tls. */
+export const ZT_OPENSSL: SetupDef = {
+  name: "zt-openssl",
+  description: "as zt, with ZT_TLS=openssl (libssl.so.3 through FFI instead of node:tls)",
+  start: (ctx) => startZt(ctx, "openssl"),
 };
 
 /**

@@ -140,6 +140,7 @@ export class App {
       h2,
       maxStreamsPerConnection: c.poolMaxStreamsPerConnection,
       idleTimeoutMs: c.poolUnusedReleaseTimeoutMs,
+      tls: c.tlsBackend,
       log: log("tunnel"),
     });
     const outbound = new OutboundProxy({
@@ -177,6 +178,7 @@ export class App {
       clusterDomain: c.clusterDomain,
       log: inboundLog,
       onRejected: (listener, kind) => this.#obs?.rejected(listener, kind),
+      tls: c.tlsBackend,
       onListen: capture ? (a) => capture.makeTransparent(a) : undefined,
     });
     const pods = this.#pods;

@@ -63,6 +63,8 @@ export interface Config {
   readonly authzPolicyInfoLogging: boolean;
   /** ZT_CAPTURE: transparent capture of pod traffic (`tproxy`) or none. */
   readonly captureMode: "none" | "tproxy";
+  /** ZT_TLS: the TLS under HBONE — `openssl` (libssl through FFI) or `node` (node:tls). */
+  readonly tlsBackend: "node" | "openssl";
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -143,6 +145,12 @@ export const SETTINGS = [
   ["LOG_FORMAT", "log-format", "plain", "`plain` or `json`."],
   ["ROOT_NAMESPACE", "root-namespace", "istio-system", "Istio's root namespace (mesh-wide policies)."],
   ["AUTHZ_POLICY_INFO_LOGGING", "authz-policy-info-logging", "false", "Log policy decisions at info."],
+  [
+    "ZT_TLS",
+    "tls",
+    "node",
+    "TLS under HBONE: `node` (node:tls) or `openssl` (the system's libssl.so.3 through FFI; faster).",
+  ],
   [
     "ZT_CAPTURE",
     "capture",
@@ -264,6 +272,7 @@ export function loadConfig(
     logFilter,
     logFormat: parseEnum("LOG_FORMAT", str("LOG_FORMAT", "plain"), ["plain", "json"] as const),
     rootNamespace: str("ROOT_NAMESPACE", "istio-system"),
+    tlsBackend: parseEnum("ZT_TLS", str("ZT_TLS", "node"), ["node", "openssl"] as const),
     captureMode: parseEnum("ZT_CAPTURE", str("ZT_CAPTURE", "none"), ["none", "tproxy"] as const),
     authzPolicyInfoLogging: parseBool("AUTHZ_POLICY_INFO_LOGGING", str("AUTHZ_POLICY_INFO_LOGGING", "false")),
   };

@@ -10,6 +10,7 @@ import type { WorkloadCertificate } from "../identity/certificate.ts";
 import { formatIdentity, type Identity } from "../identity/spiffe.ts";
 import { HboneServer, type InboundTunnel } from "../tunnel/hbone_server.ts";
 import type { H2Options } from "../tunnel/h2/session.ts";
+import type { TlsBackend } from "../tunnel/secure_channel.ts";
 import { errorMessage } from "../error.ts";
 import { Socks5Server } from "./socks5_server.ts";
 import type { OutboundProxy } from "./outbound.ts";
@@ -31,6 +32,8 @@ export interface PodProxiesOptions {
   readonly log: Logger;
   /** Bad input refused on a pod listener (counted and logged by the caller). */
   readonly onRejected?: (listener: "hbone" | "socks5", kind: string, reason: string) => void;
+  /** The TLS under the pods' HBONE listeners. */
+  readonly tls?: TlsBackend;
   /** Called once a pod's HBONE listener is bound (capture makes it transparent); a throw stops the pod. */
   readonly onListen?: (addr: { ip: string; port: number }) => void;
 }
@@ -101,6 +104,7 @@ export class PodProxies {
       log: o.log,
       onTunnel: o.onTunnel,
       onRejected: (kind, reason) => o.onRejected?.("hbone", kind, reason),
+      tls: o.tls,
     });
     await hbone.listen();
     try {

@@ -3,12 +3,12 @@
  * expected destination identities, destination address), each carrying at most
  * POOL_MAX_STREAMS_PER_CONNECTION CONNECT streams, released after idling.
  */
-import tls from "node:tls";
 import type { WorkloadCertificate } from "../identity/certificate.ts";
 import { formatIdentity } from "../identity/spiffe.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage, ZtError } from "../error.ts";
-import { checkServerIdentity, tlsOptions } from "./tls.ts";
+import { checkServerIdentity } from "./tls.ts";
+import { ClientContexts, dialSecure, type TlsBackend } from "./secure_channel.ts";
 import { type H2Options, H2Session } from "./h2/session.ts";
 import type { H2Stream, Headers } from "./h2/stream.ts";
 
@@ -39,6 +39,8 @@ export interface HbonePoolOptions {
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs?: number;
   readonly log: Logger;
+  /** Which TLS dials the connections (default node:tls). */
+  readonly tls?: TlsBackend;
 }
 
 /** Why a tunnel could not be opened: `kind` tells the proxy how to report it. */
@@ -58,6 +60,7 @@ interface Entry {
 export class HbonePool {
   #byKey = new Map<string, Entry[]>();
   #pending = new Map<string, Promise<Entry>>();
+  #contexts = new ClientContexts();
   #closed = false;
 
   constructor(readonly opts: HbonePoolOptions) {}
@@ -120,53 +123,33 @@ export class HbonePool {
     }
   }
 
-  #dial(key: string, target: HboneTarget): Promise<Entry> {
-    return new Promise<Entry>((resolve, reject) => {
-      // `localAddress` reaches net.connect (node's types omit it from tls.ConnectionOptions).
-      const socket = tls.connect(
-        <tls.ConnectionOptions> {
-          ...tlsOptions(target.cert),
-          host: target.ip,
-          port: target.port,
-          localAddress: target.srcIp,
-          rejectUnauthorized: true,
-          // Identity is checked against the expected SPIFFE ids below, not against a hostname.
-          checkServerIdentity: () => undefined,
-        },
+  async #dial(key: string, target: HboneTarget): Promise<Entry> {
+    let ch;
+    try {
+      ch = await dialSecure(
+        this.opts.tls ?? "node",
+        target,
+        this.#contexts,
+        this.opts.connectTimeoutMs ?? 10_000,
       );
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new HboneConnectError("connect", `connect to ${target.ip}:${target.port} timed out`));
-      }, this.opts.connectTimeoutMs ?? 10_000);
-      socket.once("error", (e: Error) => {
-        clearTimeout(timer);
-        const msg = errorMessage(e);
-        const kind = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET/.test(msg) &&
-            !socket.encrypted
-          ? "connect"
-          : "tls";
-        reject(new HboneConnectError(kind, `${target.ip}:${target.port}: ${msg}`));
-      });
-      socket.once("secureConnect", () => {
-        clearTimeout(timer);
-        const refuse = checkServerIdentity(socket, target.expectedIdentities);
-        if (refuse) {
-          socket.destroy();
-          reject(new HboneConnectError("tls", refuse));
-          return;
-        }
-        socket.setNoDelay(true);
-        const session = new H2Session(socket, "client", this.opts.h2);
-        const entry: Entry = { session, reserved: 0 };
-        const list = this.#byKey.get(key) ?? [];
-        list.push(entry);
-        this.#byKey.set(key, list);
-        session.onStreamClosed = () => this.#touch(entry);
-        session.onUnavailable = () => this.#remove(key, entry);
-        this.opts.log.debug("hbone connection opened", { dst: `${target.ip}:${target.port}` });
-        resolve(entry);
-      });
-    });
+    } catch (e) {
+      const kind = e instanceof ZtError && e.kind === "connect" ? "connect" : "tls";
+      throw new HboneConnectError(kind, errorMessage(e));
+    }
+    const refuse = checkServerIdentity(ch, target.expectedIdentities);
+    if (refuse) {
+      ch.socket.destroy();
+      throw new HboneConnectError("tls", refuse);
+    }
+    const session = new H2Session(ch.socket, "client", this.opts.h2);
+    const entry: Entry = { session, reserved: 0 };
+    const list = this.#byKey.get(key) ?? [];
+    list.push(entry);
+    this.#byKey.set(key, list);
+    session.onStreamClosed = () => this.#touch(entry);
+    session.onUnavailable = () => this.#remove(key, entry);
+    this.opts.log.debug("hbone connection opened", { dst: `${target.ip}:${target.port}` });
+    return entry;
   }
 
   /** (Re)arms the idle timer when a session has no streams. */
@@ -199,6 +182,7 @@ export class HbonePool {
   /** Closes every connection now. */
   close(): void {
     this.#closed = true;
+    this.#contexts.close();
     for (const [key, list] of [...this.#byKey]) {
       for (const e of [...list]) {
         this.#remove(key, e);

@@ -8,7 +8,10 @@ import type { Identity } from "../identity/spiffe.ts";
 import type { WorkloadCertificate } from "../identity/certificate.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../error.ts";
-import { checkPeerTrustDomain, peerIdentity, tlsOptions } from "./tls.ts";
+import { checkPeerTrustDomain, identityOf, tlsOptions } from "./tls.ts";
+import { nodeChannel, openSslChannel, type SecureChannel, type TlsBackend } from "./secure_channel.ts";
+import { TlsContext } from "./openssl/openssl_context.ts";
+import { OpenSslSocket } from "./openssl/openssl_socket.ts";
 import { type H2Options, H2Session } from "./h2/session.ts";
 import type { H2Stream, Headers } from "./h2/stream.ts";
 import { H2Error } from "./h2/h2_error.ts";
@@ -37,44 +40,82 @@ export interface HboneServerOptions {
    * domain, not TLS at all), `h2` for HTTP/2 protocol errors that closed a connection.
    */
   readonly onRejected?: (kind: "tls" | "h2", reason: string) => void;
+  /** Which TLS terminates the connections (default node:tls). */
+  readonly tls?: TlsBackend;
 }
 
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export class HboneServer {
-  #server: tls.Server;
+  #server?: tls.Server;
+  #listener?: Deno.TcpListener;
+  #ctx?: TlsContext;
   #sessions = new Set<H2Session>();
   #trustDomain: string;
   #draining = false;
 
   constructor(readonly opts: HboneServerOptions) {
     this.#trustDomain = opts.cert.identity.trustDomain;
+    if (opts.tls === "openssl") {
+      this.#ctx = TlsContext.create(opts.cert, "server");
+      return;
+    }
     this.#server = tls.createServer({
       ...tlsOptions(opts.cert),
       requestCert: true,
       rejectUnauthorized: true,
     });
-    this.#server.on("secureConnection", (socket: tls.TLSSocket) => this.#accept(socket));
-    this.#server.on("tlsClientError", (err: Error) => {
-      opts.log.debug("tls handshake failed", {
-        error: errorMessage(err),
-        listener: `${opts.ip}:${opts.port}`,
-      });
-      opts.onRejected?.("tls", errorMessage(err));
+    this.#server.on("secureConnection", (socket: tls.TLSSocket) => this.#accept(nodeChannel(socket)));
+    this.#server.on("tlsClientError", (err: Error) => this.#handshakeFailed(err));
+  }
+
+  #handshakeFailed(err: unknown): void {
+    this.opts.log.debug("tls handshake failed", {
+      error: errorMessage(err),
+      listener: `${this.opts.ip}:${this.opts.port}`,
     });
+    this.opts.onRejected?.("tls", errorMessage(err));
   }
 
   listen(): Promise<void> {
+    if (this.#ctx) {
+      this.#listener = Deno.listen({ hostname: this.opts.ip, port: this.opts.port });
+      this.#acceptLoop(this.#listener);
+      return Promise.resolve();
+    }
+    const server = this.#server!;
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);
-      this.#server.once("error", onError);
-      this.#server.listen(this.opts.port, this.opts.ip, () => {
-        this.#server.off("error", onError);
+      server.once("error", onError);
+      server.listen(this.opts.port, this.opts.ip, () => {
+        server.off("error", onError);
         resolve();
       });
     });
   }
 
+  async #acceptLoop(l: Deno.TcpListener): Promise<void> {
+    try {
+      for await (const conn of l) {
+        conn.setNoDelay(true);
+        OpenSslSocket.connect(conn, this.#ctx!, "server", HANDSHAKE_TIMEOUT_MS).then(
+          (sock) => this.#accept(openSslChannel(sock)),
+          (e) => this.#handshakeFailed(e),
+        );
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) {
+        this.opts.log.error("hbone accept failed", { error: errorMessage(e) });
+      }
+    }
+  }
+
   get address(): { ip: string; port: number } {
-    const a = this.#server.address();
+    if (this.#listener) {
+      const a = this.#listener.addr as Deno.NetAddr;
+      return { ip: a.hostname, port: a.port };
+    }
+    const a = this.#server?.address();
     if (a && typeof a === "object") return { ip: a.address, port: a.port };
     return { ip: this.opts.ip, port: this.opts.port };
   }
@@ -85,12 +126,20 @@ export class HboneServer {
 
   /** Rotates the certificate for new handshakes; live connections keep theirs. */
   updateCertificate(cert: WorkloadCertificate): void {
-    this.#server.setSecureContext({ ...tlsOptions(cert) });
+    if (this.#ctx) {
+      // Live connections hold their own reference inside OpenSSL; free the old context after a while.
+      const old = this.#ctx;
+      this.#ctx = TlsContext.create(cert, "server");
+      setTimeout(() => old.close(), 60_000);
+      return;
+    }
+    this.#server!.setSecureContext({ ...tlsOptions(cert) });
   }
 
-  #accept(socket: tls.TLSSocket): void {
-    const peer = { ip: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
-    const refuse = checkPeerTrustDomain(socket, this.#trustDomain);
+  #accept(ch: SecureChannel): void {
+    const socket = ch.socket;
+    const peer = ch.peer;
+    const refuse = checkPeerTrustDomain(ch, this.#trustDomain);
     if (refuse || this.#draining) {
       this.opts.log.warn("connection refused", {
         "src.addr": `${peer.ip}:${peer.port}`,
@@ -100,9 +149,8 @@ export class HboneServer {
       socket.destroy();
       return;
     }
-    socket.setNoDelay(true);
-    const id = peerIdentity(socket)!;
-    const local = { ip: socket.localAddress ?? this.opts.ip, port: socket.localPort ?? this.opts.port };
+    const id = identityOf(ch.peerSans)!;
+    const local = { ip: ch.local.ip || this.opts.ip, port: ch.local.port || this.opts.port };
     const session = new H2Session(socket, "server", this.opts.h2);
     this.#sessions.add(session);
     session.closed.then(() => {
@@ -134,16 +182,24 @@ export class HboneServer {
   /** Stops accepting connections and sends GOAWAY on every session; streams finish on their own. */
   drain(): void {
     this.#draining = true;
-    this.#server.close();
+    this.#stopListening();
     for (const s of this.#sessions) s.goaway();
   }
 
   /** Closes everything now. */
   close(): void {
     this.#draining = true;
-    this.#server.close();
+    this.#stopListening();
     for (const s of this.#sessions) s.close();
     this.#sessions.clear();
+    this.#ctx?.close();
+  }
+
+  #stopListening(): void {
+    this.#server?.close();
+    try {
+      this.#listener?.close();
+    } catch { /* closed */ }
   }
 
   /** Resolves once every session has closed. */

@@ -1,5 +1,5 @@
 /** mTLS for HBONE: TLS 1.3, ALPN h2, SPIFFE identities checked against the mesh roots. */
-import type { PeerCertificate, TLSSocket } from "node:tls";
+import type { PeerCertificate } from "node:tls";
 import { type Identity, parseIdentity } from "../identity/spiffe.ts";
 import type { WorkloadCertificate } from "../identity/certificate.ts";
 
@@ -33,34 +33,34 @@ export function uriSans(cert: PeerCertificate | Record<string, never> | undefine
 }
 
 /** The peer's identity: the first URI SAN that parses as SPIFFE. */
-export function peerIdentity(socket: TLSSocket): Identity | undefined {
-  for (const uri of uriSans(socket.getPeerCertificate())) {
+export function identityOf(sans: readonly string[]): Identity | undefined {
+  for (const uri of sans) {
     const id = parseIdentity(uri);
     if (id) return id;
   }
   return undefined;
 }
 
-/** Why a verified peer certificate is still refused, or undefined when it is fine. */
-export function checkPeerTrustDomain(socket: TLSSocket, trustDomain: string): string | undefined {
-  if (!socket.authorized) {
-    return `peer certificate not authorized: ${socket.authorizationError ?? "no certificate"}`;
-  }
-  const id = peerIdentity(socket);
+/** What the TLS layer established about a peer (node:tls or OpenSSL alike). */
+export interface PeerFacts {
+  readonly authorized: boolean;
+  readonly authorizationError?: string;
+  readonly peerSans: readonly string[];
+}
+
+/** Server side: why a verified client certificate is still refused, or undefined when it is fine. */
+export function checkPeerTrustDomain(p: PeerFacts, trustDomain: string): string | undefined {
+  if (!p.authorized) return `peer certificate not authorized: ${p.authorizationError ?? "no certificate"}`;
+  const id = identityOf(p.peerSans);
   if (!id) return "peer certificate has no SPIFFE identity";
-  if (id.trustDomain !== trustDomain) {
-    return `peer trust domain ${id.trustDomain} is not ${trustDomain}`;
-  }
+  if (id.trustDomain !== trustDomain) return `peer trust domain ${id.trustDomain} is not ${trustDomain}`;
   return undefined;
 }
 
 /** Client side: the server must present one of the expected identities (SPIFFE URIs). */
-export function checkServerIdentity(socket: TLSSocket, expected: readonly string[]): string | undefined {
-  if (!socket.authorized) {
-    return `server certificate not authorized: ${socket.authorizationError ?? "unknown"}`;
-  }
-  const sans = uriSans(socket.getPeerCertificate());
+export function checkServerIdentity(p: PeerFacts, expected: readonly string[]): string | undefined {
+  if (!p.authorized) return `server certificate not authorized: ${p.authorizationError ?? "unknown"}`;
   if (expected.length === 0) return undefined;
-  for (const s of sans) if (expected.includes(s)) return undefined;
-  return `server identity [${sans.join(", ")}] is not one of the expected [${expected.join(", ")}]`;
+  for (const s of p.peerSans) if (expected.includes(s)) return undefined;
+  return `server identity [${p.peerSans.join(", ")}] is not one of the expected [${expected.join(", ")}]`;
 }

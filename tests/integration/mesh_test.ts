@@ -67,13 +67,15 @@ interface Fixture {
   caDir: string;
 }
 
-async function setup(): Promise<Fixture> {
+async function setup(tls: "node" | "openssl"): Promise<Fixture> {
   const dir = await Deno.makeTempDir({ prefix: "zt-mesh-" });
   const { caDir, configPath } = await writeMeshFiles(dir, mesh());
   const echoA = startEchoServer(ECHO_A, 7070);
   const echoB = startEchoServer(ECHO_B, 7070);
   const outside = startEchoServer(OUTSIDE, 9000);
-  const nodes = await Promise.all([A, B].map((n) => startNode({ ...n, caDir, configPath })));
+  const nodes = await Promise.all(
+    [A, B].map((n) => startNode({ ...n, caDir, configPath, env: { ZT_TLS: tls } })),
+  );
   return { nodes, echoA, echoB, outside, dir, caDir };
 }
 
@@ -86,122 +88,129 @@ async function teardown(f: Fixture): Promise<number[]> {
 
 const socks = { ip: SLEEP, port: 15080 };
 
-Deno.test("mesh: two nodes, SOCKS5 → VIP → endpoints on both nodes over HBONE", async (t) => {
-  const f = await setup();
-  try {
-    await t.step("service VIP alternates between the two endpoints, bytes intact", async () => {
-      for (let i = 0; i < 4; i++) {
-        const { reply, conn } = await socks5Connect(socks, VIP, 7000);
-        assert.equal(reply, 0);
-        const data = pattern(1000 + i, i);
-        assert.deepEqual(await roundTrip(conn, data), data);
-      }
-      assert.equal(f.echoA.accepted, 2);
-      assert.equal(f.echoB.accepted, 2);
-    });
-
-    await t.step("the destination node logs the peer's SPIFFE identity (HBONE)", async () => {
-      const b = f.nodes[1];
-      const rec = await b.waitForLog((l) => l.message === "connection complete" && l.direction === "inbound");
-      assert.equal(rec["src.identity"], "spiffe://cluster.local/ns/ambient-demo/sa/sleep");
-      assert.equal(rec["dst.addr"], `${ECHO_B}:15008`);
-      assert.equal(rec["dst.hbone_addr"], `${ECHO_B}:7070`);
-      assert.equal(rec["src.workload"], "sleep", "the tunnel comes from the source pod's IP");
-      assert.ok(String(rec["src.addr"]).startsWith(`${SLEEP}:`));
-      const a = f.nodes[0];
-      const out = await a.waitForLog((l) =>
-        l.message === "connection complete" && l.direction === "outbound" &&
-        l["dst.addr"] === `${ECHO_B}:15008`
-      );
-      assert.equal(out["dst.service"], "echo.ambient-demo.svc.cluster.local");
-      assert.equal(out["dst.identity"], "spiffe://cluster.local/ns/ambient-demo/sa/echo");
-      assert.equal(out["src.workload"], "sleep");
-    });
-
-    await t.step("domain targets resolve against mesh hostnames, short forms included", async () => {
-      for (const host of ["echo", "echo.ambient-demo", "echo.ambient-demo.svc.cluster.local"]) {
-        const { reply, conn } = await socks5Connect(socks, host, 7000);
-        assert.equal(reply, 0, host);
-        const data = pattern(300, 7);
-        assert.deepEqual(await roundTrip(conn, data), data);
-      }
-    });
-
-    await t.step("a destination outside the mesh is passed through as plain TCP", async () => {
-      const before = f.outside.accepted;
-      const { reply, conn } = await socks5Connect(socks, OUTSIDE, 9000);
-      assert.equal(reply, 0);
-      const data = pattern(5000, 3);
-      assert.deepEqual(await roundTrip(conn, data), data);
-      assert.equal(f.outside.accepted, before + 1);
-    });
-
-    await t.step("payloads from 1 byte to 64 MiB, half-closed, come back byte for byte", async () => {
-      for (const size of [1, 2, 1023, 65_537, 1 << 20, 64 << 20]) {
-        const { reply, conn } = await socks5Connect(socks, ECHO_B, 7070);
-        assert.equal(reply, 0);
-        const data = pattern(size, size);
-        const got = await roundTrip(conn, data);
-        assert.equal(got.length, size);
-        assert.ok(got.every((b, i) => b === data[i]), `payload of ${size} bytes differs`);
-      }
-    });
-
-    await t.step("100 concurrent streams over the pool", async () => {
-      const runs = Array.from({ length: 100 }, async (_, i) => {
-        const { reply, conn } = await socks5Connect(socks, VIP, 7000);
-        assert.equal(reply, 0);
-        const data = pattern(10_000 + i, 100 + i);
-        assert.deepEqual(await roundTrip(conn, data), data);
-      });
-      await Promise.all(runs);
-    });
-
-    await t.step("unknown service port and unreachable upstream map to SOCKS5 codes", async () => {
-      const noPort = await socks5Connect(socks, VIP, 7001);
-      assert.equal(noPort.reply, 4, "no route → 0x04");
-      const refused = await socks5Connect(socks, OUTSIDE, 9001);
-      assert.equal(refused.reply, 5, "refused → 0x05");
-    });
-    await t.step(
-      "an HBONE peer with a mesh certificate (sidecar-style) is served; a non-local authority gets 400",
-      async () => {
-        const ca = await BuiltinCa.load(f.caDir);
-        const cert = await ca.sign({
-          trustDomain: "cluster.local",
-          namespace: "client-b",
-          serviceAccount: "sleep",
-        }, 60_000);
-        const pool = new HbonePool({
-          h2: DEFAULT_H2_OPTIONS,
-          maxStreamsPerConnection: 100,
-          idleTimeoutMs: 60_000,
-          log: silentLogger(),
-        });
-        try {
-          const target = {
-            cert,
-            expectedIdentities: ["spiffe://cluster.local/ns/ambient-demo/sa/echo"],
-            ip: ECHO_B,
-            port: 15008,
-          };
-          const ok = await pool.connect(target, `${ECHO_B}:7070`);
-          assert.equal(ok.status, 200);
-          await ok.stream.writeBytes(new Uint8Array([1, 2, 3]));
-          ok.stream.end();
-          const back = await ok.stream.read();
-          assert.deepEqual(back && [...back], [1, 2, 3]);
-          const elsewhere = await pool.connect(target, `${ECHO_A}:7070`);
-          assert.equal(elsewhere.status, 400, "authority of a pod on another node");
-          const notPod = await pool.connect(target, `${OUTSIDE}:9000`);
-          assert.equal(notPod.status, 400, "authority that is not a pod");
-        } finally {
-          pool.close();
+for (const tls of ["node", "openssl"] as const) {
+  Deno.test(`mesh (${tls} TLS): two nodes, SOCKS5 → VIP → endpoints on both nodes over HBONE`, async (t) => {
+    const f = await setup(tls);
+    try {
+      await t.step("service VIP alternates between the two endpoints, bytes intact", async () => {
+        for (let i = 0; i < 4; i++) {
+          const { reply, conn } = await socks5Connect(socks, VIP, 7000);
+          assert.equal(reply, 0);
+          const data = pattern(1000 + i, i);
+          assert.deepEqual(await roundTrip(conn, data), data);
         }
-      },
-    );
-  } finally {
-    const codes = await teardown(f);
-    assert.deepEqual(codes, [0, 0], "nodes drain and exit 0");
-  }
-});
+        assert.equal(f.echoA.accepted, 2);
+        assert.equal(f.echoB.accepted, 2);
+      });
+
+      await t.step("the destination node logs the peer's SPIFFE identity (HBONE)", async () => {
+        const b = f.nodes[1];
+        const rec = await b.waitForLog((l) =>
+          l.message === "connection complete" && l.direction === "inbound"
+        );
+        assert.equal(rec["src.identity"], "spiffe://cluster.local/ns/ambient-demo/sa/sleep");
+        assert.equal(rec["dst.addr"], `${ECHO_B}:15008`);
+        assert.equal(rec["dst.hbone_addr"], `${ECHO_B}:7070`);
+        if (tls === "node") {
+          // node:tls can bind the source pod's IP; Deno.connect (under OpenSSL) cannot.
+          assert.equal(rec["src.workload"], "sleep", "the tunnel comes from the source pod's IP");
+          assert.ok(String(rec["src.addr"]).startsWith(`${SLEEP}:`));
+        }
+        const a = f.nodes[0];
+        const out = await a.waitForLog((l) =>
+          l.message === "connection complete" && l.direction === "outbound" &&
+          l["dst.addr"] === `${ECHO_B}:15008`
+        );
+        assert.equal(out["dst.service"], "echo.ambient-demo.svc.cluster.local");
+        assert.equal(out["dst.identity"], "spiffe://cluster.local/ns/ambient-demo/sa/echo");
+        assert.equal(out["src.workload"], "sleep");
+      });
+
+      await t.step("domain targets resolve against mesh hostnames, short forms included", async () => {
+        for (const host of ["echo", "echo.ambient-demo", "echo.ambient-demo.svc.cluster.local"]) {
+          const { reply, conn } = await socks5Connect(socks, host, 7000);
+          assert.equal(reply, 0, host);
+          const data = pattern(300, 7);
+          assert.deepEqual(await roundTrip(conn, data), data);
+        }
+      });
+
+      await t.step("a destination outside the mesh is passed through as plain TCP", async () => {
+        const before = f.outside.accepted;
+        const { reply, conn } = await socks5Connect(socks, OUTSIDE, 9000);
+        assert.equal(reply, 0);
+        const data = pattern(5000, 3);
+        assert.deepEqual(await roundTrip(conn, data), data);
+        assert.equal(f.outside.accepted, before + 1);
+      });
+
+      await t.step("payloads from 1 byte to 64 MiB, half-closed, come back byte for byte", async () => {
+        for (const size of [1, 2, 1023, 65_537, 1 << 20, 64 << 20]) {
+          const { reply, conn } = await socks5Connect(socks, ECHO_B, 7070);
+          assert.equal(reply, 0);
+          const data = pattern(size, size);
+          const got = await roundTrip(conn, data);
+          assert.equal(got.length, size);
+          assert.ok(got.every((b, i) => b === data[i]), `payload of ${size} bytes differs`);
+        }
+      });
+
+      await t.step("100 concurrent streams over the pool", async () => {
+        const runs = Array.from({ length: 100 }, async (_, i) => {
+          const { reply, conn } = await socks5Connect(socks, VIP, 7000);
+          assert.equal(reply, 0);
+          const data = pattern(10_000 + i, 100 + i);
+          assert.deepEqual(await roundTrip(conn, data), data);
+        });
+        await Promise.all(runs);
+      });
+
+      await t.step("unknown service port and unreachable upstream map to SOCKS5 codes", async () => {
+        const noPort = await socks5Connect(socks, VIP, 7001);
+        assert.equal(noPort.reply, 4, "no route → 0x04");
+        const refused = await socks5Connect(socks, OUTSIDE, 9001);
+        assert.equal(refused.reply, 5, "refused → 0x05");
+      });
+      await t.step(
+        "an HBONE peer with a mesh certificate (sidecar-style) is served; a non-local authority gets 400",
+        async () => {
+          const ca = await BuiltinCa.load(f.caDir);
+          const cert = await ca.sign({
+            trustDomain: "cluster.local",
+            namespace: "client-b",
+            serviceAccount: "sleep",
+          }, 60_000);
+          const pool = new HbonePool({
+            h2: DEFAULT_H2_OPTIONS,
+            maxStreamsPerConnection: 100,
+            idleTimeoutMs: 60_000,
+            log: silentLogger(),
+          });
+          try {
+            const target = {
+              cert,
+              expectedIdentities: ["spiffe://cluster.local/ns/ambient-demo/sa/echo"],
+              ip: ECHO_B,
+              port: 15008,
+            };
+            const ok = await pool.connect(target, `${ECHO_B}:7070`);
+            assert.equal(ok.status, 200);
+            await ok.stream.writeBytes(new Uint8Array([1, 2, 3]));
+            ok.stream.end();
+            const back = await ok.stream.read();
+            assert.deepEqual(back && [...back], [1, 2, 3]);
+            const elsewhere = await pool.connect(target, `${ECHO_A}:7070`);
+            assert.equal(elsewhere.status, 400, "authority of a pod on another node");
+            const notPod = await pool.connect(target, `${OUTSIDE}:9000`);
+            assert.equal(notPod.status, 400, "authority that is not a pod");
+          } finally {
+            pool.close();
+          }
+        },
+      );
+    } finally {
+      const codes = await teardown(f);
+      assert.deepEqual(codes, [0, 0], "nodes drain and exit 0");
+    }
+  });
+}

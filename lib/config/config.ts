@@ -149,7 +149,7 @@ export const SETTINGS = [
     "ZT_TLS",
     "tls",
     "node",
-    "TLS under HBONE: `node` (node:tls) or `openssl` (the system's libssl.so.3 through FFI; faster).",
+    "TLS under HBONE: `node` (node:tls) or `openssl` (the system's libssl.so.3 through FFI; experimental, see README).",
   ],
   [
     "ZT_CAPTURE",

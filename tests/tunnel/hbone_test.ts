@@ -3,45 +3,17 @@
  * `node:http2` (libnghttp2, in C), in both directions, over mutual TLS.
  */
 import assert from "node:assert/strict";
+import { echoStream, readAll } from "../fakes/h2_streams.ts";
 import http2 from "node:http2";
 import net from "node:net";
 import { makeTestPki } from "../fakes/test_pki.ts";
 import { HboneServer, type InboundTunnel } from "../../lib/tunnel/hbone_server.ts";
 import { HboneConnectError, HbonePool } from "../../lib/tunnel/hbone_pool.ts";
 import { DEFAULT_H2_OPTIONS } from "../../lib/tunnel/h2/session.ts";
-import type { H2Stream } from "../../lib/tunnel/h2/stream.ts";
 import { silentLogger } from "../../lib/log/logger.ts";
 import type { WorkloadCertificate } from "../../lib/identity/certificate.ts";
 
 const SERVER_ID = "spiffe://cluster.local/ns/demo/sa/server";
-
-/** Echoes a stream's bytes back, half-closing after the peer does. */
-async function echoStream(s: H2Stream): Promise<void> {
-  for (;;) {
-    const chunk = await s.read();
-    if (chunk === null) break;
-    await s.writeBytes(chunk);
-    s.release(chunk.length);
-  }
-  s.end();
-}
-
-async function readAll(s: H2Stream): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (;;) {
-    const c = await s.read();
-    if (c === null) break;
-    parts.push(c.slice());
-    s.release(c.length);
-  }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 function bytes(n: number): Uint8Array {
   const b = new Uint8Array(n);

@@ -1,31 +1,10 @@
 /** H2Session (zt's HTTP/2) on both ends of an OpenSslSocket pair: HBONE CONNECT and echo. */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { echoStream, readAll } from "../../fakes/h2_streams.ts";
 import { makeTestPki } from "../../fakes/test_pki.ts";
 import { DEFAULT_H2_OPTIONS, H2Session } from "../../../lib/tunnel/h2/session.ts";
-import type { H2Stream } from "../../../lib/tunnel/h2/stream.ts";
 import { pattern, tlsPair } from "./tls_pair.ts";
-
-async function echoStream(s: H2Stream): Promise<void> {
-  for (;;) {
-    const chunk = await s.read();
-    if (chunk === null) break;
-    await s.writeBytes(chunk);
-    s.release(chunk.length);
-  }
-  s.end();
-}
-
-async function readAll(s: H2Stream): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (;;) {
-    const c = await s.read();
-    if (c === null) break;
-    parts.push(c.slice());
-    s.release(c.length);
-  }
-  return Buffer.concat(parts);
-}
 
 Deno.test("openssl h2: CONNECT + 4 MiB echo with half-close over OpenSslSocket on both ends", async () => {
   const pki = await makeTestPki();

@@ -1,57 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  TRAFFIC_LABEL_NAMES,
-  trafficLabelValues,
-  type WorkloadLike,
-} from "../../lib/metrics/traffic_labels.ts";
-
-const ISTIO_ORDER = [
-  "reporter",
-  "source_workload",
-  "source_canonical_service",
-  "source_canonical_revision",
-  "source_workload_namespace",
-  "source_principal",
-  "source_app",
-  "source_version",
-  "source_cluster",
-  "destination_service",
-  "destination_service_namespace",
-  "destination_service_name",
-  "destination_workload",
-  "destination_canonical_service",
-  "destination_canonical_revision",
-  "destination_workload_namespace",
-  "destination_principal",
-  "destination_app",
-  "destination_version",
-  "destination_cluster",
-  "request_protocol",
-  "response_flags",
-  "connection_security_policy",
-];
-
-const sleep: WorkloadLike = {
-  uid: "Kubernetes//Pod/default/sleep-1",
-  name: "sleep-1",
-  namespace: "default",
-  workloadName: "sleep",
-  canonicalName: "sleep",
-  canonicalRevision: "latest",
-  clusterId: "Kubernetes",
-  labels: { app: "sleep-app", version: "v1" },
-};
-const httpbin: WorkloadLike = {
-  uid: "Kubernetes//Pod/default/httpbin-1",
-  name: "httpbin-1",
-  namespace: "default",
-  workloadName: "httpbin",
-  canonicalName: "httpbin",
-  canonicalRevision: "v2",
-  clusterId: "Kubernetes",
-  labels: {},
-};
-const svc = { hostname: "httpbin.default.svc.cluster.local", name: "httpbin", namespace: "default" };
+import { TRAFFIC_LABEL_NAMES, trafficLabelValues } from "../../lib/metrics/traffic_labels.ts";
+import { httpbin, ISTIO_ORDER, sleep, svc } from "./traffic_fixtures.ts";
 
 Deno.test("label names are exactly Istio's, in Istio's order", () => {
   assert.deepEqual([...TRAFFIC_LABEL_NAMES], ISTIO_ORDER);

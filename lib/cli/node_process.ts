@@ -3,7 +3,9 @@
  * ztunnel's environment variables, JSON logs captured, readiness awaited, drained with a signal.
  */
 
-export type LogRecord = Record<string, unknown>;
+import { LogCollector, type LogRecord } from "./log_collector.ts";
+
+export type { LogRecord };
 
 export interface NodeProcessOptions {
   readonly name: string;
@@ -43,10 +45,8 @@ export function ztCommand(denoFlags: string[] = ["-A"]): { cmd: string; args: st
 }
 
 export class NodeProcess {
-  readonly logs: LogRecord[] = [];
   readonly child: Deno.ChildProcess;
-  #waiters: Array<{ pred: (l: LogRecord) => boolean; resolve: (l: LogRecord) => void }> = [];
-  #pump: Promise<void>;
+  readonly #logs: LogCollector;
   #exited = false;
 
   private constructor(readonly opts: NodeProcessOptions) {
@@ -68,7 +68,11 @@ export class NodeProcess {
       stderr: "piped",
     }).spawn();
     this.child.status.then(() => (this.#exited = true));
-    this.#pump = this.#readLogs();
+    this.#logs = new LogCollector(this.child.stderr, opts.name, opts.onLog);
+  }
+
+  get logs(): LogRecord[] {
+    return this.#logs.logs;
   }
 
   get name(): string {
@@ -111,55 +115,12 @@ export class NodeProcess {
       if (p.status === 200) return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const logs = this.logs.map((l) => JSON.stringify(l)).join("\n");
-    throw new Error(`node ${this.name} did not become ready (${last})\n${logs}`);
-  }
-
-  async #readLogs(): Promise<void> {
-    const dec = new TextDecoder();
-    let rest = "";
-    for await (const chunk of this.child.stderr) {
-      rest += dec.decode(chunk, { stream: true });
-      let nl;
-      while ((nl = rest.indexOf("\n")) >= 0) {
-        const line = rest.slice(0, nl);
-        rest = rest.slice(nl + 1);
-        let rec: LogRecord;
-        try {
-          rec = JSON.parse(line);
-        } catch {
-          rec = { message: line, raw: true };
-        }
-        this.logs.push(rec);
-        this.opts.onLog?.(rec);
-        for (const w of [...this.#waiters]) {
-          if (w.pred(rec)) {
-            this.#waiters.splice(this.#waiters.indexOf(w), 1);
-            w.resolve(rec);
-          }
-        }
-      }
-    }
+    throw new Error(`node ${this.name} did not become ready (${last})\n${this.#logs.dump()}`);
   }
 
   /** The first log record matching `pred`, already seen or arriving within `timeoutMs`. */
   waitForLog(pred: (l: LogRecord) => boolean, timeoutMs = 10_000): Promise<LogRecord> {
-    const seen = this.logs.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const w = {
-        pred,
-        resolve: (l: LogRecord) => {
-          clearTimeout(t);
-          resolve(l);
-        },
-      };
-      const t = setTimeout(() => {
-        this.#waiters.splice(this.#waiters.indexOf(w), 1);
-        reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiters.push(w);
-    });
+    return this.#logs.waitFor(pred, timeoutMs);
   }
 
   admin(path: string, init?: RequestInit): Promise<Response> {
@@ -179,7 +140,7 @@ export class NodeProcess {
       } catch { /* already gone */ }
     }
     const status = await this.child.status;
-    await this.#pump;
+    await this.#logs.done;
     return status.code;
   }
 }

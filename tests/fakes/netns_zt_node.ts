@@ -4,12 +4,13 @@
  * the topology's teardown also ends it.
  */
 import { ztCommand } from "../../lib/cli/node_process.ts";
+import { LogCollector, type LogRecord } from "../../lib/cli/log_collector.ts";
 import { ztPermissions } from "./permissions.ts";
 import type { Netns } from "./netns.ts";
 import { SETTINGS } from "../../lib/config/config.ts";
 import { COMMANDS } from "../../main.ts";
 
-export type LogRecord = Record<string, unknown>;
+export type { LogRecord };
 
 export interface NetnsZtNodeOptions {
   readonly netns: Netns;
@@ -28,10 +29,8 @@ export function ztArgv(args: readonly string[], extraFlags: readonly string[] = 
 }
 
 export class NetnsZtNode {
-  readonly logs: LogRecord[] = [];
   readonly child: Deno.ChildProcess;
-  #waiters: Array<{ pred: (l: LogRecord) => boolean; resolve: (l: LogRecord) => void }> = [];
-  #pump: Promise<void>;
+  readonly #logs: LogCollector;
 
   constructor(readonly opts: NetnsZtNodeOptions) {
     this.child = opts.netns.spawn(opts.ns, ztArgv(["run"]), {
@@ -44,60 +43,26 @@ export class NetnsZtNode {
       ...opts.env,
     });
     this.child.stdout.cancel().catch(() => {});
-    this.#pump = this.#read();
+    this.#logs = new LogCollector(
+      this.child.stderr,
+      opts.name,
+      Deno.env.get("ZT_TEST_VERBOSE")
+        ? (l) => console.error(`[${opts.name}] ${JSON.stringify(l)}`)
+        : undefined,
+    );
+  }
+
+  get logs(): LogRecord[] {
+    return this.#logs.logs;
   }
 
   get name(): string {
     return this.opts.name;
   }
 
-  async #read(): Promise<void> {
-    let rest = "";
-    try {
-      for await (const chunk of this.child.stderr.pipeThrough(new TextDecoderStream())) {
-        rest += chunk;
-        let nl;
-        while ((nl = rest.indexOf("\n")) >= 0) {
-          const line = rest.slice(0, nl);
-          rest = rest.slice(nl + 1);
-          let rec: LogRecord;
-          try {
-            rec = JSON.parse(line);
-          } catch {
-            rec = { message: line, raw: true };
-          }
-          this.logs.push(rec);
-          if (Deno.env.get("ZT_TEST_VERBOSE")) console.error(`[${this.name}] ${line}`);
-          for (const w of [...this.#waiters]) {
-            if (w.pred(rec)) {
-              this.#waiters.splice(this.#waiters.indexOf(w), 1);
-              w.resolve(rec);
-            }
-          }
-        }
-      }
-    } catch { /* killed */ }
-  }
-
   /** The first log record matching `pred` at index ≥ `from`, already seen or arriving within `timeoutMs`. */
   waitForLog(pred: (l: LogRecord) => boolean, timeoutMs = 10_000, from = 0): Promise<LogRecord> {
-    const seen = this.logs.slice(from).find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const w = {
-        pred,
-        resolve: (l: LogRecord) => {
-          clearTimeout(t);
-          resolve(l);
-        },
-      };
-      const t = setTimeout(() => {
-        this.#waiters.splice(this.#waiters.indexOf(w), 1);
-        const tail = this.logs.slice(-15).map((l) => JSON.stringify(l)).join("\n");
-        reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms; last lines:\n${tail}`));
-      }, timeoutMs);
-      this.#waiters.push(w);
-    });
+    return this.#logs.waitFor(pred, timeoutMs, from);
   }
 
   /** Waits for "zt ready", or fails with the node's log if it exits first. */
@@ -106,7 +71,7 @@ export class NetnsZtNode {
     const exited = this.child.status.then((s) => {
       if (!waiting) return;
       throw new Error(
-        `${this.name} exited (${s.code}):\n${this.logs.map((l) => JSON.stringify(l)).join("\n")}`,
+        `${this.name} exited (${s.code}):\n${this.#logs.dump()}`,
       );
     });
     exited.catch(() => {});
@@ -122,7 +87,7 @@ export class NetnsZtNode {
     const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
     const s = await this.child.status;
     clearTimeout(timer);
-    await this.#pump;
+    await this.#logs.done;
     return s.code;
   }
 
@@ -132,7 +97,7 @@ export class NetnsZtNode {
       this.child.kill("SIGTERM");
     } catch { /* gone */ }
     const s = await this.child.status;
-    await this.#pump;
+    await this.#logs.done;
     return s.code;
   }
 }

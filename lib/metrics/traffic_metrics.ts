@@ -46,6 +46,8 @@ function podKey(namespace: string | undefined, name: string | undefined): string
 /** Which live workloads a series names, per side, and which flag variants of it exist. */
 interface SeriesRefs {
   readonly values: readonly string[];
+  /** Interned per flag variant: connections with equal labels share one values array and Series. */
+  readonly shared: Map<string, { readonly values: readonly string[]; readonly series: Series }>;
   readonly src: Set<string>;
   readonly dst: Set<string>;
   readonly flags: Set<string>;
@@ -121,14 +123,15 @@ export class TrafficMetrics {
     return id;
   }
 
-  #track(values: readonly string[], input: TrafficLabelsInput): void {
+  /** Records which workloads the series names; returns its refs (undefined: it names none). */
+  #track(values: readonly string[], input: TrafficLabelsInput): SeriesRefs | undefined {
     const src = this.#id(input.source);
     const dst = this.#id(input.destination);
-    if (!src && !dst) return;
+    if (!src && !dst) return undefined;
     const base = baseKey(values);
     let refs = this.#refs.get(base);
     if (!refs) {
-      refs = { values, src: new Set(), dst: new Set(), flags: new Set() };
+      refs = { values, shared: new Map(), src: new Set(), dst: new Set(), flags: new Set() };
       this.#refs.set(base, refs);
     }
     refs.flags.add(values[FLAGS_INDEX]);
@@ -139,13 +142,21 @@ export class TrafficMetrics {
       if (!set) this.#byId.set(id, set = new Set());
       set.add(base);
     }
+    return refs;
   }
 
-  /** Resolves a connection's labels once; keep the handle for the connection's lifetime. */
+  /**
+   * Resolves a connection's labels once; keep the handle for the connection's lifetime. Handles with
+   * equal labels share their values and counter children, so a connection costs one small object.
+   */
   labels(input: TrafficLabelsInput): TrafficLabelHandle {
     const values = trafficLabelValues(input);
-    this.#track(values, input);
-    return new TrafficLabelHandle(input.reporter, values, this.#series(values));
+    const refs = this.#track(values, input);
+    if (!refs) return new TrafficLabelHandle(input.reporter, values, this.#series(values));
+    const flag = values[FLAGS_INDEX];
+    let shared = refs.shared.get(flag);
+    if (!shared) refs.shared.set(flag, shared = { values, series: this.#series(values) });
+    return new TrafficLabelHandle(input.reporter, shared.values, shared.series);
   }
 
   /** Counts the connection as opened and its socket as open (once). */

@@ -1,10 +1,9 @@
 /**
- * Byte copying between sockets and HBONE streams: raw `Deno.Conn` read/write loops (the fastest
- * socket API here), buffers that start small (idle connections stay cheap) and grow while a
- * transfer keeps filling them, half-close carried through in both directions, no byte lost.
+ * Byte copying between sockets: raw `Deno.Conn` read/write loops (the fastest socket API here),
+ * buffers that start small (idle connections stay cheap) and grow while a transfer keeps filling
+ * them, half-close carried through in both directions, no byte lost. Socket ⇄ HBONE stream relays
+ * are in stream_relay.ts.
  */
-import { FRAME_HEADER_SIZE } from "../tunnel/h2/frame.ts";
-import type { H2Stream } from "../tunnel/h2/stream.ts";
 
 /** Small: an idle connection holds one pending read buffer; reads that fill it grow it ×4. */
 export const INITIAL_BUFFER = 256;
@@ -49,44 +48,8 @@ export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void>
 }
 
 /** The next read size: grow by 4× while reads fill the buffer, up to MAX_BUFFER. */
-function nextSize(size: number, n: number): number {
+export function nextBufferSize(size: number, n: number): number {
   return n === size && size < MAX_BUFFER ? Math.min(size * 4, MAX_BUFFER) : size;
-}
-
-/** TCP → HBONE stream until EOF (then END_STREAM). `prefix` is data already read from the socket. */
-export async function tcpToStream(
-  conn: Deno.Conn,
-  stream: H2Stream,
-  counts: RelayCounts,
-  prefix?: Uint8Array,
-): Promise<void> {
-  if (prefix && prefix.length) {
-    await stream.writeBytes(prefix);
-    counts.fromConn += prefix.length;
-  }
-  let size = INITIAL_BUFFER;
-  for (;;) {
-    // A fresh buffer per read: TLS may still hold the previous one until it is flushed.
-    const buf = new Uint8Array(FRAME_HEADER_SIZE + size);
-    const n = await conn.read(buf.subarray(FRAME_HEADER_SIZE));
-    if (n === null) break;
-    counts.fromConn += n;
-    await stream.write(buf, n);
-    size = nextSize(size, n);
-  }
-  stream.end();
-}
-
-/** HBONE stream → TCP until END_STREAM (then FIN). */
-export async function streamToTcp(stream: H2Stream, conn: Deno.Conn, counts: RelayCounts): Promise<void> {
-  for (;;) {
-    const chunk = await stream.read();
-    if (chunk === null) break;
-    await writeAll(conn, chunk);
-    counts.fromStream += chunk.length;
-    stream.release(chunk.length);
-  }
-  await conn.closeWrite();
 }
 
 /** TCP → TCP until EOF (then FIN); one buffer, reused because each write completes before the next read. */
@@ -107,7 +70,7 @@ export async function tcpToTcp(
     if (n === null) break;
     await writeAll(to, n === buf.length ? buf : buf.subarray(0, n));
     onBytes(n);
-    const next = nextSize(size, n);
+    const next = nextBufferSize(size, n);
     if (next !== size) {
       size = next;
       buf = new Uint8Array(size);
@@ -123,30 +86,6 @@ export function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // already closed
   }
-}
-
-/**
- * Relays client ⇄ HBONE stream in both directions. Resolves when both halves are done; on an error
- * in either direction both sides are torn down (socket closed, stream reset) and the error rethrown.
- */
-export async function relayStream(
-  conn: Deno.Conn,
-  stream: H2Stream,
-  counts: RelayCounts,
-  prefix?: Uint8Array,
-): Promise<void> {
-  let failed: unknown;
-  const abort = (e: unknown) => {
-    if (failed === undefined) failed = e;
-    stream.reset();
-    closeQuietly(conn);
-  };
-  await Promise.all([
-    tcpToStream(conn, stream, counts, prefix).catch(abort),
-    streamToTcp(stream, conn, counts).catch(abort),
-  ]);
-  closeQuietly(conn);
-  if (failed !== undefined) throw failed;
 }
 
 /** Relays TCP ⇄ TCP; `a` is the client side. */

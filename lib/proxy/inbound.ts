@@ -13,7 +13,8 @@ import type { Service, Workload } from "../state/types.ts";
 import { formatIdentity } from "../identity/spiffe.ts";
 import type { InboundTunnel } from "../tunnel/hbone_server.ts";
 import { errorMessage } from "../error.ts";
-import { closeQuietly, RelayCounter, relayStream } from "./copy.ts";
+import { closeQuietly, RelayCounter } from "./copy.ts";
+import { StreamRelay } from "./stream_relay.ts";
 import { type ConnectionManager, newTraceId } from "./connection_manager.ts";
 import type { ConnectionRecord, ConnectionReporter } from "./connection_reporter.ts";
 
@@ -135,14 +136,11 @@ export class InboundProxy {
         closeQuietly(app);
       },
     });
-    try {
-      await relayStream(app, t.stream, rc);
-    } catch (e) {
-      error ??= errorMessage(e);
-    } finally {
+    new StreamRelay(app, t.stream, rc, (e) => {
+      if (e !== undefined) error ??= errorMessage(e);
       untrack();
       d.reporter.completed(rec, handle, { sent: rc.fromStream, recv: rc.fromConn, error });
-    }
+    }).start();
   }
 }
 

@@ -18,7 +18,8 @@ import type { Identity } from "../identity/spiffe.ts";
 import { HboneConnectError, type HbonePool } from "../tunnel/hbone_pool.ts";
 import type { H2Stream } from "../tunnel/h2/stream.ts";
 import { errorMessage } from "../error.ts";
-import { closeQuietly, RelayCounter, relayStream, relayTcp } from "./copy.ts";
+import { closeQuietly, RelayCounter, relayTcp } from "./copy.ts";
+import { StreamRelay } from "./stream_relay.ts";
 import { type ConnectionManager, newTraceId } from "./connection_manager.ts";
 import type { ConnectionRecord, ConnectionReporter } from "./connection_reporter.ts";
 
@@ -103,16 +104,21 @@ export class OutboundProxy {
       counts,
       abort,
     });
-    try {
-      await ready({ kind: "ok" });
-      if (upstream.kind === "hbone") await relayStream(client, upstream.stream, rc, prefix);
-      else await relayTcp(client, upstream.conn, tc, prefix);
-    } catch (e) {
-      error ??= errorMessage(e);
-    } finally {
+    // Completion is a callback, not an await: an idle connection keeps no suspended function alive.
+    const finish = (e: unknown) => {
+      if (e !== undefined) error ??= errorMessage(e);
       untrack();
       d.reporter.completed(rec, handle, { sent: counts.sent, recv: counts.recv, error });
+    };
+    try {
+      await ready({ kind: "ok" });
+    } catch (e) {
+      abort(errorMessage(e));
+      finish(undefined);
+      return;
     }
+    if (upstream.kind === "hbone") new StreamRelay(client, upstream.stream, rc, finish).start(prefix);
+    else relayTcp(client, upstream.conn, tc, prefix).then(() => finish(undefined), finish);
   }
 
   async #open(src: Workload, route: OutboundRoute, rec: ConnectionRecord): Promise<Upstream> {

@@ -147,3 +147,32 @@ Deno.test("a series survives while another live pod of the same workload is name
   assert.equal(m.forgetWorkload(sleep2.uid!), 1);
   assert.equal(family(r, "istio_tcp_connections_opened_total").metrics.length, 0);
 });
+
+Deno.test("connections with equal labels share one values array and one set of counters", () => {
+  const r = new Registry();
+  const m = new TrafficMetrics(r);
+  const input = { reporter: "source" as const, source: sleep, destination: httpbin, mtls: true };
+  const a = m.labels(input);
+  const b = m.labels({ ...input });
+  assert.equal(a.values, b.values, "values interned");
+  assert.equal(a.series, b.series, "counter children interned");
+  const other = m.labels({ ...input, mtls: false });
+  assert.notEqual(other.values, a.values);
+  // Shared children still count every connection, and byte totals stay per handle.
+  m.opened(a);
+  m.opened(b);
+  m.addBytes(a, 10, 0);
+  m.addBytes(b, 5, 0);
+  assert.equal(a.sentBytes, 10);
+  assert.equal(b.sentBytes, 5);
+  const opened = family(r, "istio_tcp_connections_opened_total").metrics;
+  assert.deepEqual(
+    opened.map((x) => x.value).sort(),
+    ["0", "2"],
+    "two opens on the shared series, none on the other",
+  );
+  // A forgotten workload drops the interned entry too: a new connection gets fresh children.
+  m.forgetWorkload(sleep.uid!);
+  const c = m.labels({ ...input });
+  assert.notEqual(c.series, a.series);
+});

@@ -23,12 +23,26 @@ export interface StreamOwner {
 
 export type Headers = Array<[string, string]>;
 
+/**
+ * A push-mode consumer of a stream's incoming side (see `H2Stream.attach`): an idle connection then
+ * holds no pending promise for its inbound half, only this object.
+ */
+export interface StreamSink {
+  /** A DATA piece (a view, never copied); call `release(n)` once it has been written onwards. */
+  onData(chunk: Uint8Array): void;
+  /** END_STREAM: no more data. */
+  onEnd(): void;
+  /** The stream was reset or its connection lost. */
+  onError(err: Error): void;
+}
+
 export class H2Stream {
   sendWindow: number;
   /** Bytes received and released but not yet returned to the peer as WINDOW_UPDATE. */
   unacked = 0;
   #queue: Uint8Array[] = [];
   #reader?: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void };
+  #sink?: StreamSink;
   #windowWaiter?: () => void;
   #remoteEnded = false;
   #localEnded = false;
@@ -64,6 +78,19 @@ export class H2Stream {
     if (this.#error) return Promise.reject(this.#error);
     if (this.#remoteEnded) return Promise.resolve(null);
     return new Promise((resolve, reject) => (this.#reader = { resolve, reject }));
+  }
+
+  /**
+   * Switches to push mode: data already queued, then every later piece, END_STREAM and errors go to
+   * `sink` instead of `read()`. Call at most once, with no `read()` pending.
+   */
+  attach(sink: StreamSink): void {
+    this.#sink = sink;
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const chunk of queued) sink.onData(chunk);
+    if (this.#error) sink.onError(this.#error);
+    else if (this.#remoteEnded) sink.onEnd();
   }
 
   /** Returns n consumed bytes of flow-control window to the peer. */
@@ -148,11 +175,15 @@ export class H2Stream {
       return;
     }
     if (data.length > 0) {
-      const r = this.#reader;
-      if (r) {
-        this.#reader = undefined;
-        r.resolve(data);
-      } else this.#queue.push(data);
+      const sink = this.#sink;
+      if (sink) sink.onData(data);
+      else {
+        const r = this.#reader;
+        if (r) {
+          this.#reader = undefined;
+          r.resolve(data);
+        } else this.#queue.push(data);
+      }
     }
     if (endStream) this.onRemoteEnd();
   }
@@ -160,6 +191,7 @@ export class H2Stream {
   onRemoteEnd(): void {
     if (this.#remoteEnded) return;
     this.#remoteEnded = true;
+    this.#sink?.onEnd();
     const r = this.#reader;
     if (r && this.#queue.length === 0) {
       this.#reader = undefined;
@@ -192,6 +224,7 @@ export class H2Stream {
     const r = this.#reader;
     this.#reader = undefined;
     r?.reject(err);
+    this.#sink?.onError(err);
     this.responseReject?.(err);
     const w = this.#windowWaiter;
     this.#windowWaiter = undefined;

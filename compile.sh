@@ -31,8 +31,8 @@ while IFS= read -r line || [[ -n "$line" ]]; do
   line="${line#"${line%%[![:space:]]*}"}"
   line="${line%"${line##*[![:space:]]}"}"
   [[ -z "$line" ]] && continue
-  if [[ ! "$line" =~ ^--allow-[a-z]+(=[^[:space:]]+)?$ ]]; then
-    echo "compile.sh: $PERMS_FILE: \"$line\" is not a single --allow-* flag" >&2
+  if [[ ! "$line" =~ ^--allow-[a-z]+(=[^[:space:]]+)?$ && ! "$line" =~ ^--v8-flags=[^[:space:]]+$ ]]; then
+    echo "compile.sh: $PERMS_FILE: \"$line\" is not a single --allow-* or --v8-flags= flag" >&2
     exit 1
   fi
   PERMS+=("$line")

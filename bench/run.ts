@@ -36,7 +36,7 @@ async function main(): Promise<number> {
   const machine = await machineInfo();
   const results = new Results(s.runs);
   results.setups = defs.map((d) => ({ name: d.name, description: d.description }));
-  const tmp = await Deno.makeTempDir({ prefix: "zt-bench-" });
+  const tmp = await Deno.makeTempDir({ dir: "/tmp", prefix: "zt-bench-" });
   try {
     Deno.removeSync(LOG_DIR, { recursive: true });
   } catch { /* first run */ }

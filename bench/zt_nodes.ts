@@ -1,10 +1,11 @@
 /**
- * The zt setup: lg → (SOCKS5) zt node A → HBONE → zt node B → sink, two `deno run -A main.ts run`
- * processes started from a local config (ztunnel's LOCAL_XDS_PATH format) and a built-in CA made
+ * The zt setup: lg → (SOCKS5) zt node A → HBONE → zt node B → sink, two `deno run <permissions.txt>
+ * main.ts run` processes started from a local config (ztunnel's LOCAL_XDS_PATH format) and a built-in CA made
  * by `main.ts ca init`. Pod `client` (127.10.1.1) lives on node-a (127.10.0.1), pod `server`
  * (127.20.1.1, where the sink listens) on node-b (127.20.0.1).
  */
 import { runLg } from "./lg_client.ts";
+import { ztPermissions } from "../tests/fakes/permissions.ts";
 import { type Proc, run, sleep, start } from "./process.ts";
 import { exitedMessage, NotRun, type Setup, type SetupContext, type SetupDef } from "./setup.ts";
 
@@ -87,7 +88,8 @@ async function startZt(ctx: SetupContext, tls: "node" | "openssl" = "node"): Pro
     start({
       label: `zt ${n.name}`,
       cmd: deno,
-      args: ["run", "-A", ZT_MAIN, "run"],
+      // Exactly the binary's flags (permissions and V8 heap setting), not -A.
+      args: ["run", ...ztPermissions(), ZT_MAIN, "run"],
       cwd: ROOT,
       env: {
         NODE_NAME: n.name,

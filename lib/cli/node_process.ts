@@ -29,11 +29,17 @@ export interface NodeProcessOptions {
 }
 
 /**
+ * The V8 flag zt runs with (permissions.txt carries the same line; compile.sh bakes it into the binary).
+ * Nodes started from source get it here, since a running script cannot see its own runtime flags.
+ */
+export const ZT_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
+
+/**
  * How to start zt again: the compiled binary itself; `deno run <flags> dist/zt.js` when running as
  * the bundle; `deno run <flags> main.ts` from source (including from tests, whose main module is
  * the test file).
  */
-export function ztCommand(denoFlags: string[] = ["-A"]): { cmd: string; args: string[] } {
+export function ztCommand(denoFlags: string[] = ["-A", ZT_V8_FLAGS]): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
   const main = Deno.mainModule;
   const script = /\/deno[^/]*$/.test(exe) && main.startsWith("file:");

@@ -11,8 +11,8 @@ export function parsePermissions(text: string): string[] {
   for (const raw of text.split("\n")) {
     const line = raw.replace(/#.*$/, "").trim();
     if (!line) continue;
-    if (!/^--allow-[a-z]+(=\S+)?$/.test(line)) {
-      throw new Error(`permissions.txt: "${line}" is not a single --allow-* flag`);
+    if (!/^--allow-[a-z]+(=\S+)?$/.test(line) && !/^--v8-flags=\S+$/.test(line)) {
+      throw new Error(`permissions.txt: "${line}" is not a single --allow-* or --v8-flags= flag`);
     }
     flags.push(line);
   }
@@ -24,7 +24,7 @@ export function parsePermissions(text: string): string[] {
 
 let cached: string[] | undefined;
 
-/** The flags, e.g. `["--allow-net", "--allow-read=/etc/zt,/tmp", ...]`. */
+/** The flags, e.g. `["--allow-net", "--allow-read=/etc/zt,/tmp", ..., "--v8-flags=..."]`. */
 export function ztPermissions(): string[] {
   cached ??= parsePermissions(Deno.readTextFileSync(PERMISSIONS_FILE));
   return [...cached];

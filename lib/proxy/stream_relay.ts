@@ -18,6 +18,8 @@ export type RelayDone = (error: unknown) => void;
 export class StreamRelay implements StreamSink {
   #size = INITIAL_BUFFER;
   #buf: Uint8Array = EMPTY;
+  /** A read buffer the transport has let go of, for the next read (no allocation, no zero-fill). */
+  #spare: Uint8Array | undefined;
   /** The piece being written to the socket (what is left of it), and the ones waiting behind it. */
   #out: Uint8Array | undefined;
   #queue: Uint8Array[] | undefined;
@@ -48,8 +50,11 @@ export class StreamRelay implements StreamSink {
 
   #read = (): void => {
     if (this.#finished) return;
-    // A fresh buffer per read: TLS may still hold the previous one until it is flushed.
-    const buf = new Uint8Array(FRAME_HEADER_SIZE + this.#size);
+    // TLS may still hold the previous buffer: reuse one only once the transport has flushed it.
+    const want = FRAME_HEADER_SIZE + this.#size;
+    let buf = this.#spare;
+    if (buf !== undefined && buf.length === want) this.#spare = undefined;
+    else buf = new Uint8Array(want);
     this.#buf = buf;
     this.conn.read(buf.subarray(FRAME_HEADER_SIZE)).then(this.#onRead, this.#fail);
   };
@@ -66,7 +71,9 @@ export class StreamRelay implements StreamSink {
     this.#size = nextBufferSize(this.#size, n);
     const buf = this.#buf;
     this.#buf = EMPTY;
-    this.stream.write(buf, n).then(this.#read, this.#fail);
+    // Only full-size buffers of a grown relay are worth keeping; small ones are cheap to allocate.
+    const recycle = buf.length > RECYCLE_MIN ? () => (this.#spare = buf) : undefined;
+    this.stream.write(buf, n, recycle).then(this.#read, this.#fail);
   };
 
   // ---- stream → socket (StreamSink) ----
@@ -136,3 +143,4 @@ export class StreamRelay implements StreamSink {
 }
 
 const EMPTY = new Uint8Array(0);
+const RECYCLE_MIN = 16 * 1024;

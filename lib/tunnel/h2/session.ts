@@ -24,7 +24,8 @@ import { H2Stream, type Headers, type StreamOwner } from "./stream.ts";
 
 /** The byte transport under a session: node:tls / node:net sockets fit as they are. */
 export interface H2Socket {
-  write(data: Uint8Array): boolean;
+  /** `flushed`: called once the socket no longer needs `data` (node:tls: written to the handle). */
+  write(data: Uint8Array, flushed?: () => void): boolean;
   cork?(): void;
   uncork?(): void;
   end(): void;
@@ -162,17 +163,17 @@ export class H2Session implements StreamOwner {
 
   // ---- StreamOwner ----
 
-  write(buf: Uint8Array): void {
+  write(buf: Uint8Array, flushed?: () => void): void {
     if (this.#closed) return;
-    if (!this.socket.write(buf)) this.#needDrain = true;
+    if (!this.socket.write(buf, flushed)) this.#needDrain = true;
   }
 
-  writeTwo(header: Uint8Array, payload: Uint8Array): void {
+  writeTwo(header: Uint8Array, payload: Uint8Array, flushed?: () => void): void {
     if (this.#closed) return;
     const s = this.socket;
     s.cork?.();
     s.write(header);
-    if (!s.write(payload)) this.#needDrain = true;
+    if (!s.write(payload, flushed)) this.#needDrain = true;
     s.uncork?.();
   }
 

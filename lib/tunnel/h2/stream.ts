@@ -12,8 +12,9 @@ import { H2Error } from "./h2_error.ts";
 export interface StreamOwner {
   readonly peerMaxFrameSize: number;
   connSendWindow: number;
-  write(buf: Uint8Array): void;
-  writeTwo(header: Uint8Array, payload: Uint8Array): void;
+  /** `flushed`: called once the transport no longer holds `buf` (so its owner may reuse it). */
+  write(buf: Uint8Array, flushed?: () => void): void;
+  writeTwo(header: Uint8Array, payload: Uint8Array, flushed?: () => void): void;
   drained(): Promise<void> | undefined;
   waitConnWindow(): Promise<void>;
   credit(stream: H2Stream, n: number): void;
@@ -102,8 +103,9 @@ export class H2Stream {
    * Sends `buf[FRAME_HEADER_SIZE, FRAME_HEADER_SIZE + n)` as DATA. The first FRAME_HEADER_SIZE bytes of
    * `buf` are headroom this call may overwrite. The caller must not touch `buf` afterwards.
    * Resolves when the bytes are handed to TLS and the socket is not over its high-water mark.
+   * `flushed` is called once the transport no longer holds `buf` (never, if the stream fails first).
    */
-  async write(buf: Uint8Array, n: number): Promise<void> {
+  async write(buf: Uint8Array, n: number, flushed?: () => void): Promise<void> {
     let offset = FRAME_HEADER_SIZE;
     let remaining = n;
     while (remaining > 0) {
@@ -121,13 +123,17 @@ export class H2Stream {
       const len = Math.min(remaining, this.sendWindow, owner.connSendWindow, owner.peerMaxFrameSize);
       this.sendWindow -= len;
       owner.connSendWindow -= len;
+      const last = len === remaining ? flushed : undefined;
       if (offset === FRAME_HEADER_SIZE && len === n) {
         writeFrameHeader(buf, 0, len, FrameType.DATA, 0, this.id);
-        owner.write(n + FRAME_HEADER_SIZE === buf.length ? buf : buf.subarray(0, n + FRAME_HEADER_SIZE));
+        owner.write(
+          n + FRAME_HEADER_SIZE === buf.length ? buf : buf.subarray(0, n + FRAME_HEADER_SIZE),
+          last,
+        );
       } else {
         const header = new Uint8Array(FRAME_HEADER_SIZE);
         writeFrameHeader(header, 0, len, FrameType.DATA, 0, this.id);
-        owner.writeTwo(header, buf.subarray(offset, offset + len));
+        owner.writeTwo(header, buf.subarray(offset, offset + len), last);
       }
       offset += len;
       remaining -= len;

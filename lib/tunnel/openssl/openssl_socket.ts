@@ -245,8 +245,11 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
 
   // ---- writing ----
 
-  /** Encrypts `data` (OpenSSL copies it). False once the queued ciphertext passes the high-water mark. */
-  write(data: Uint8Array): boolean {
+  /**
+   * Encrypts `data` (OpenSSL copies it, so `flushed` follows at once, in a microtask). False once the
+   * queued ciphertext passes the high-water mark.
+   */
+  write(data: Uint8Array, flushed?: () => void): boolean {
     if (this.#ssl === null || this.#ending) return false;
     if (data.length > 0) {
       const r = this.#lib.ssl.SSL_write(this.#ssl, data, data.length);
@@ -255,6 +258,7 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
         return false;
       }
     }
+    if (flushed) queueMicrotask(flushed);
     this.#scheduleFlush();
     if (this.#queued() < this.#hwm) return true;
     this.#needDrain = true;

@@ -34,7 +34,7 @@ Deno.test("h2 stream: flushed fires once per write; overwriting the buffer after
     for (let i = 0; i < 32; i++) {
       buf.fill(i + 1, FRAME_HEADER_SIZE);
       expected.fill(i + 1, i * size, (i + 1) * size);
-      let timer = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         new Promise<void>((r) => stream.write(buf, size, () => (flushedCount++, r()))),
         new Promise((

@@ -20,6 +20,8 @@ export class StreamRelay implements StreamSink {
   #buf: Uint8Array = EMPTY;
   /** A read buffer the transport has let go of, for the next read (no allocation, no zero-fill). */
   #spare: Uint8Array | undefined;
+  /** The last read was large (a transfer is under way): buffers are worth recycling. */
+  #bulk = false;
   /** The piece being written to the socket (what is left of it), and the ones waiting behind it. */
   #out: Uint8Array | undefined;
   #queue: Uint8Array[] | undefined;
@@ -69,10 +71,13 @@ export class StreamRelay implements StreamSink {
     }
     this.counts.fromConn += n;
     this.#size = nextBufferSize(this.#size, n);
+    // A short read ends the burst: from then on an idle tunnel keeps no spare buffer.
+    this.#bulk = n >= RECYCLE_MIN;
+    if (!this.#bulk) this.#spare = undefined;
     const buf = this.#buf;
     this.#buf = EMPTY;
     // Only full-size buffers of a grown relay are worth keeping; small ones are cheap to allocate.
-    const recycle = buf.length > RECYCLE_MIN ? () => (this.#spare = buf) : undefined;
+    const recycle = this.#bulk ? () => this.#bulk && (this.#spare = buf) : undefined;
     this.stream.write(buf, n, recycle).then(this.#read, this.#fail);
   };
 

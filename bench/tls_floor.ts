@@ -1,7 +1,8 @@
 /**
  * The platform floor under zt's data path: two relay processes joined by node:tls mutual TLS 1.3 (the
  * same TLS options and the same Deno.Conn copy loops as zt) but no HTTP/2, no routing, no policy.
- * If zt's figures match this floor, the gap to stunnel is Deno's node:tls, not zt's code.
+ * If zt's figures match this floor, the gap to stunnel is Deno's node:tls, not zt's code. It also prints
+ * each relay's RSS after one short exchange: the memory floor of a Deno process running node:tls.
  *
  *   deno run -A bench/tls_floor.ts            runs lg → relay A → TLS → relay B → sink, 3 × 1 GiB
  *   deno run -A bench/tls_floor.ts relay a|b  (internal: one relay process)
@@ -12,7 +13,8 @@ import { BuiltinCa } from "../lib/identity/builtin_ca.ts";
 import { tlsOptions } from "../lib/tunnel/tls.ts";
 import { buildLg } from "./build_lg.ts";
 import { runLg, startSink } from "./lg_client.ts";
-import { cpuSeconds } from "./proc_stats.ts";
+import { cpuSeconds, rssKiB } from "./proc_stats.ts";
+import { ZT_V8_FLAGS } from "../lib/cli/node_process.ts";
 
 const A_PORT = 19811;
 const B_PORT = 19812;
@@ -85,12 +87,16 @@ async function main(): Promise<void> {
   const self = new URL(import.meta.url).pathname;
   const relays = ["b", "a"].map((side) =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", self, "relay", side, `${dir}/ca`],
+      args: ["run", "-A", ZT_V8_FLAGS, self, "relay", side, `${dir}/ca`],
       stdout: "null",
     }).spawn()
   );
   try {
     await new Promise((r) => setTimeout(r, 1500));
+    // The RSS floor: each relay after one short tunnelled exchange, measured as the bench measures zt.
+    await runLg(lg, "pingpong", { target: `127.0.0.1:${A_PORT}` }, ["--seconds", "0.2", "--warmup", "0"], 20000);
+    await new Promise((r) => setTimeout(r, 2000));
+    console.log(JSON.stringify({ idleRssMiB: relays.map((p) => +(rssKiB(p.pid) / 1024).toFixed(1)) }));
     for (let i = 0; i < 3; i++) {
       const cpu0 = relays.reduce((s, p) => s + cpuSeconds(p.pid), 0);
       const r = await runLg(lg, "tput", { target: `127.0.0.1:${A_PORT}` }, [

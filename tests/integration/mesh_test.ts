@@ -67,14 +67,16 @@ interface Fixture {
   caDir: string;
 }
 
-async function setup(tls: "node" | "openssl"): Promise<Fixture> {
+type Tls = "node" | "openssl";
+
+async function setup(tls: Tls, tlsB: Tls = tls): Promise<Fixture> {
   const dir = await Deno.makeTempDir({ prefix: "zt-mesh-" });
   const { caDir, configPath } = await writeMeshFiles(dir, mesh());
   const echoA = startEchoServer(ECHO_A, 7070);
   const echoB = startEchoServer(ECHO_B, 7070);
   const outside = startEchoServer(OUTSIDE, 9000);
   const nodes = await Promise.all(
-    [A, B].map((n) => startNode({ ...n, caDir, configPath, env: { ZT_TLS: tls } })),
+    [A, B].map((n, i) => startNode({ ...n, caDir, configPath, env: { ZT_TLS: i === 0 ? tls : tlsB } })),
   );
   return { nodes, echoA, echoB, outside, dir, caDir };
 }
@@ -87,6 +89,25 @@ async function teardown(f: Fixture): Promise<number[]> {
 }
 
 const socks = { ip: SLEEP, port: 15080 };
+
+// The two TLS backends interoperate: a node on node:tls and a node on OpenSSL, either way round.
+for (const [tlsA, tlsB] of [["node", "openssl"], ["openssl", "node"]] as const) {
+  Deno.test(`mesh (node-a ${tlsA} TLS, node-b ${tlsB} TLS): 64 MiB echoed through the tunnel intact`, async () => {
+    const f = await setup(tlsA, tlsB);
+    try {
+      for (const size of [1, 65_537, 64 << 20]) {
+        const { reply, conn } = await socks5Connect(socks, ECHO_B, 7070);
+        assert.equal(reply, 0);
+        const data = pattern(size, size + 1);
+        const got = await roundTrip(conn, data);
+        assert.equal(got.length, size);
+        assert.ok(got.every((b, i) => b === data[i]), `payload of ${size} bytes differs`);
+      }
+    } finally {
+      assert.deepEqual(await teardown(f), [0, 0]);
+    }
+  });
+}
 
 for (const tls of ["node", "openssl"] as const) {
   Deno.test(`mesh (${tls} TLS): two nodes, SOCKS5 → VIP → endpoints on both nodes over HBONE`, async (t) => {

@@ -94,7 +94,13 @@ async function main(): Promise<void> {
   try {
     await new Promise((r) => setTimeout(r, 1500));
     // The RSS floor: each relay after one short tunnelled exchange, measured as the bench measures zt.
-    await runLg(lg, "pingpong", { target: `127.0.0.1:${A_PORT}` }, ["--seconds", "0.2", "--warmup", "0"], 20000);
+    await runLg(
+      lg,
+      "pingpong",
+      { target: `127.0.0.1:${A_PORT}` },
+      ["--seconds", "0.2", "--warmup", "0"],
+      20000,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     console.log(JSON.stringify({ idleRssMiB: relays.map((p) => +(rssKiB(p.pid) / 1024).toFixed(1)) }));
     for (let i = 0; i < 3; i++) {

@@ -21,6 +21,7 @@ import { FrameParser } from "./frame_parser.ts";
 import { HpackDecoder, HpackEncoder } from "./hpack.ts";
 import { H2Error } from "./h2_error.ts";
 import { H2Stream, type Headers, type StreamOwner } from "./stream.ts";
+import type { BufferLease } from "./buffer_lease.ts";
 
 /** The byte transport under a session: node:tls / node:net sockets fit as they are. */
 export interface H2Socket {
@@ -30,7 +31,10 @@ export interface H2Socket {
   uncork?(): void;
   end(): void;
   destroy(err?: Error): void;
-  on(event: "data", fn: (chunk: Uint8Array) => void): unknown;
+  /** Opt in to leased, reused receive buffers (sockets that can; node:tls cannot). */
+  reuseReceiveBuffers?(): void;
+  /** `lease`, when given: retain it to keep a view of `chunk` past the callback (see buffer_lease.ts). */
+  on(event: "data", fn: (chunk: Uint8Array, lease?: BufferLease) => void): unknown;
   on(event: "drain" | "close", fn: () => void): unknown;
   on(event: "error", fn: (e: Error) => void): unknown;
 }
@@ -64,6 +68,8 @@ export class H2Session implements StreamOwner {
   peerMaxConcurrentStreams = Infinity;
   connSendWindow = DEFAULT_WINDOW;
   #connUnacked = 0;
+  /** The lease of the chunk being parsed, when the socket lends its buffers. */
+  #lease: BufferLease | undefined;
   #nextStreamId: number;
   #lastPeerStreamId = 0;
   #parser: FrameParser;
@@ -97,13 +103,18 @@ export class H2Session implements StreamOwner {
       opts.maxFrameSize,
     );
     if (role === "server") this.#parser.expectPreface();
-    socket.on("data", (chunk) => {
+    socket.on("data", (chunk, lease) => {
+      this.#lease = lease;
       try {
         this.#parser.push(chunk);
       } catch (e) {
         this.#connectionError(e instanceof H2Error ? e : new H2Error(String(e), ErrorCode.PROTOCOL_ERROR, 0));
+      } finally {
+        this.#lease = undefined;
       }
     });
+    // DATA views leave this session only through H2Stream, which retains and releases their lease.
+    socket.reuseReceiveBuffers?.();
     socket.on("drain", () => this.#onDrain());
     socket.on("error", (e) => this.#terminate(e));
     socket.on("close", () => this.#terminate(new H2Error("connection closed", ErrorCode.NO_ERROR, 0)));
@@ -257,7 +268,7 @@ export class H2Session implements StreamOwner {
       this.#connUnacked += padding;
       this.#maybeConnUpdate();
     }
-    stream.onData(data, endStream);
+    stream.onData(data, endStream, this.#lease);
   }
 
   #maxSeenStreamId(): number {

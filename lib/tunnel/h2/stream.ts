@@ -7,6 +7,7 @@
  */
 import { ErrorCode, Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader } from "./frame.ts";
 import { H2Error } from "./h2_error.ts";
+import type { BufferLease } from "./buffer_lease.ts";
 
 /** What a stream needs from its session (kept narrow so the session can be swapped in tests). */
 export interface StreamOwner {
@@ -44,6 +45,8 @@ export class H2Stream {
   #queue: Uint8Array[] = [];
   #reader?: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void };
   #sink?: StreamSink;
+  /** Leased pieces handed out and not yet released, in order: bytes still unreleased per lease. */
+  #leases: Array<{ lease: BufferLease; left: number }> | undefined;
   #windowWaiter?: () => void;
   #remoteEnded = false;
   #localEnded = false;
@@ -94,9 +97,22 @@ export class H2Stream {
     else if (this.#remoteEnded) sink.onEnd();
   }
 
-  /** Returns n consumed bytes of flow-control window to the peer. */
+  /** Returns n consumed bytes of flow-control window to the peer (and their buffers, once all read). */
   release(n: number): void {
-    if (n > 0) this.owner.credit(this, n);
+    if (n <= 0) return;
+    this.owner.credit(this, n);
+    const leases = this.#leases;
+    if (leases === undefined) return;
+    while (n > 0 && leases.length > 0) {
+      const head = leases[0];
+      const take = Math.min(n, head.left);
+      head.left -= take;
+      n -= take;
+      if (head.left === 0) {
+        leases.shift();
+        head.lease.release();
+      }
+    }
   }
 
   /**
@@ -174,13 +190,20 @@ export class H2Stream {
 
   // ---- session side ----
 
-  /** DATA arrived. `flowBytes - data.length` (padding) is credited at once. */
-  onData(data: Uint8Array, endStream: boolean): void {
+  /**
+   * DATA arrived. `flowBytes - data.length` (padding) is credited at once. `lease`: the socket lends
+   * the buffer `data` views; it is retained until the reader releases these bytes.
+   */
+  onData(data: Uint8Array, endStream: boolean, lease?: BufferLease): void {
     if (this.#error || this.#remoteEnded) {
       if (data.length) this.owner.credit(this, data.length);
       return;
     }
     if (data.length > 0) {
+      if (lease !== undefined) {
+        lease.retain();
+        (this.#leases ??= []).push({ lease, left: data.length });
+      }
       const sink = this.#sink;
       if (sink) sink.onData(data);
       else {
@@ -227,6 +250,8 @@ export class H2Stream {
     for (const q of this.#queue) dropped += q.length;
     this.#queue.length = 0;
     if (dropped) this.owner.credit(this, dropped);
+    // Pieces already handed out may still be in a pending socket write: their buffers are not reused.
+    this.#leases = undefined;
     const r = this.#reader;
     this.#reader = undefined;
     r?.reject(err);

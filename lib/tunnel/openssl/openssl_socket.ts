@@ -17,6 +17,7 @@ import {
 } from "./openssl_ffi.ts";
 import { readPeerInfo, type TlsPeerInfo, verifyErrorText } from "./openssl_peer.ts";
 import { SocketEvents } from "./socket_events.ts";
+import { type BufferLease, BufferPool } from "../h2/buffer_lease.ts";
 
 export interface OpenSslSocketOptions {
   /** Queued ciphertext above which write() returns false (then "drain" follows). Default 1 MiB. */
@@ -29,6 +30,8 @@ const READ_BUFFER = 256 * 1024;
 const WRITE_CHUNK = 256 * 1024;
 /** Plaintext buffers handed to "data" listeners are at least this big (one TLS record). */
 const MIN_PLAINTEXT = 16 * 1024;
+/** Reads at least this big come from the pool (when enabled); smaller ones end a transfer. */
+const POOLED_READ = 64 * 1024;
 
 export class OpenSslSocket extends SocketEvents implements H2Socket {
   readonly #conn: Deno.TcpConn;
@@ -41,6 +44,8 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
   readonly #rbuf = new Uint8Array(READ_BUFFER);
   readonly #wbuf = new Uint8Array(WRITE_CHUNK);
   #peer: TlsPeerInfo | undefined;
+  /** Leased plaintext buffers, once a listener opted in (`reuseReceiveBuffers`). */
+  #pool: BufferPool | undefined;
   #corked = 0;
   #flushScheduled = false;
   #writing = false;
@@ -187,8 +192,9 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
 
   async #readLoop(): Promise<void> {
     try {
+      // Plaintext that came with the handshake; after that each decrypt runs until OpenSSL wants input.
+      if (!this.#decrypt(0)) return;
       for (;;) {
-        if (!this.#decrypt(0)) return;
         const n = await this.#conn.read(this.#rbuf);
         if (this.#ssl === null) return;
         if (n === null) return this.#peerEnded();
@@ -200,19 +206,35 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
     }
   }
 
+  /** Lend plaintext buffers to "data" listeners (with a lease) instead of allocating one per read. */
+  reuseReceiveBuffers(): void {
+    this.#pool ??= new BufferPool(READ_BUFFER);
+  }
+
+  /** How many reads reused a pooled receive buffer (0 when not pooling). */
+  get reusedBuffers(): number {
+    return this.#pool?.reused ?? 0;
+  }
+
   /**
    * Delivers all plaintext the read BIO holds, each chunk in a fresh buffer (listeners may keep
-   * views). False when reading is over (peer's close_notify, or we were destroyed meanwhile).
+   * views) or, for large reads once listeners opted in, in a leased pooled one. False when reading
+   * is over (peer's close_notify, or we were destroyed meanwhile).
    */
   #decrypt(hint: number): boolean {
     const { ssl } = this.#lib;
-    let buf = new Uint8Array(Math.max(hint, MIN_PLAINTEXT));
+    const pool = this.#pool;
+    const leased = pool !== undefined && hint >= POOLED_READ && !this.buffering;
+    if (pool !== undefined && !leased && hint > 0) pool.clear(); // a small read: the burst is over
+    let lease = leased ? pool.lease() : undefined;
+    let buf = lease ? lease.buf : new Uint8Array(Math.max(hint, MIN_PLAINTEXT));
     let filled = 0;
     for (;;) {
       if (this.#ssl === null) return false;
       if (filled === buf.length) {
-        this.emit("data", buf);
+        this.#deliver(buf, lease);
         if (this.#ssl === null) return false;
+        lease = undefined;
         buf = new Uint8Array(MIN_PLAINTEXT);
         filled = 0;
       }
@@ -222,7 +244,8 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
         continue;
       }
       const err = ssl.SSL_get_error(this.#ssl, r);
-      if (filled > 0) this.emit("data", buf.subarray(0, filled));
+      if (filled > 0) this.#deliver(buf.subarray(0, filled), lease);
+      else lease?.release();
       if (this.#ssl === null) return false;
       // Reading may have produced records to send (e.g. a KeyUpdate response).
       this.#scheduleFlush();
@@ -232,6 +255,16 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
         return false;
       }
       throw sslError(this.#lib, "TLS read failed");
+    }
+  }
+
+  /** Emits a chunk; a lease is held only for the callback (listeners that keep views retain it). */
+  #deliver(chunk: Uint8Array, lease: BufferLease | undefined): void {
+    if (lease === undefined) return this.emit("data", chunk);
+    try {
+      this.emit("data", chunk, lease);
+    } finally {
+      lease.release();
     }
   }
 

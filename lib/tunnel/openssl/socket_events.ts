@@ -1,6 +1,7 @@
 /** The small event surface an H2Socket needs (data, drain, end, close, error), node-style `on`. */
+import type { BufferLease } from "../h2/buffer_lease.ts";
 
-type Listener = (arg?: unknown) => void;
+type Listener = (arg?: unknown, arg2?: unknown) => void;
 
 export type SocketEventName = "data" | "drain" | "end" | "close" | "error";
 
@@ -9,7 +10,7 @@ export class SocketEvents {
   /** Events emitted before anyone listened (data that arrived with the handshake), replayed in order. */
   #early: Array<[SocketEventName, unknown]> | undefined = [];
 
-  on(event: "data", fn: (chunk: Uint8Array) => void): this;
+  on(event: "data", fn: (chunk: Uint8Array, lease?: BufferLease) => void): this;
   on(event: "drain" | "end" | "close", fn: () => void): this;
   on(event: "error", fn: (e: Error) => void): this;
   on(event: SocketEventName, fn: (arg: never) => void): this {
@@ -35,8 +36,13 @@ export class SocketEvents {
     return this;
   }
 
+  /** True while events are kept for listeners still to come (nothing emitted now is seen at once). */
+  protected get buffering(): boolean {
+    return this.#early !== undefined;
+  }
+
   /** Calls the listeners in order. A throwing listener propagates to the emitting code path. */
-  protected emit(event: SocketEventName, arg?: unknown): void {
+  protected emit(event: SocketEventName, arg?: unknown, arg2?: unknown): void {
     // Until data listeners are attached, keep data and what follows it (end, close) so no byte is lost.
     if (
       this.#early && (event === "data" || (this.#early.length > 0 && (event === "end" || event === "close")))
@@ -46,6 +52,6 @@ export class SocketEvents {
     }
     const list = this.#listeners.get(event);
     if (!list) return;
-    for (const fn of list.length === 1 ? list : [...list]) fn(arg);
+    for (const fn of list.length === 1 ? list : [...list]) fn(arg, arg2);
   }
 }

@@ -32,6 +32,8 @@ Deno.test("openssl h2: CONNECT + 4 MiB echo with half-close over OpenSslSocket o
     }));
     assert.equal(authority, "10.0.0.9:8080");
     for (const r of results) assert.ok(Buffer.compare(r, data) === 0);
+    // The H2 sessions opted in to leased receive buffers, and the bulk reads reused them.
+    assert.ok(p.server.reusedBuffers + p.client.reusedBuffers > 0, "pooled receive buffers were reused");
     client.close();
     await server.closed;
     await client.closed;

@@ -8,6 +8,13 @@ export type LgResult = Record<string, any>;
 export interface Route {
   target: string;
   socks5?: string;
+  /** Run the client inside this network namespace (a pod's, for transparent capture). */
+  netns?: string;
+}
+
+/** cmd/args for lg, inside `netns` when given. */
+export function lgCommand(lg: string, args: string[], netns?: string): { cmd: string; args: string[] } {
+  return netns ? { cmd: "ip", args: ["netns", "exec", netns, lg, ...args] } : { cmd: lg, args };
 }
 
 export function routeArgs(r: Route): string[] {
@@ -19,11 +26,11 @@ export async function startSink(
   lg: string,
   listen: string,
   logFile?: string,
+  netns?: string,
 ): Promise<{ proc: Proc; addr: string }> {
   const proc = start({
     label: "lg sink",
-    cmd: lg,
-    args: ["sink", "--listen", listen],
+    ...lgCommand(lg, ["sink", "--listen", listen], netns),
     nofile: 1 << 20,
     logFile,
   });
@@ -42,8 +49,7 @@ export async function startSink(
 export async function runLg(lg: string, mode: string, route: Route, args: string[], timeoutMs: number) {
   const proc = start({
     label: `lg ${mode}`,
-    cmd: lg,
-    args: [mode, ...routeArgs(route), ...args],
+    ...lgCommand(lg, [mode, ...routeArgs(route), ...args], route.netns),
     nofile: 1 << 20,
   });
   let timedOut = false;
@@ -81,8 +87,7 @@ export class IdleConns {
   static async open(lg: string, route: Route, n: number, timeoutMs: number, logFile?: string) {
     const proc = start({
       label: `lg idle ${n}`,
-      cmd: lg,
-      args: ["idle", ...routeArgs(route), "--conns", String(n), "--threads", "8"],
+      ...lgCommand(lg, ["idle", ...routeArgs(route), "--conns", String(n), "--threads", "8"], route.netns),
       nofile: 1 << 20,
       stdin: true,
       logFile,

@@ -17,7 +17,8 @@ import type { SetupDef } from "./setup.ts";
 import { log, runSetup } from "./setup_run.ts";
 import { STUNNEL, stunnelVersion } from "./stunnel.ts";
 import { writeReports } from "./write_reports.ts";
-import { SERVER_POD_IP, ZT, ZT_CAPTURE, ZT_OPENSSL } from "./zt_nodes.ts";
+import { SERVER_POD_IP, ZT, ZT_OPENSSL } from "./zt_nodes.ts";
+import { ZT_CAPTURE } from "./zt_capture.ts";
 
 const BENCH = new URL(".", import.meta.url).pathname;
 const RESULTS_DIR = `${BENCH}results`;

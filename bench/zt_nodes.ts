@@ -139,14 +139,3 @@ export const ZT_OPENSSL: SetupDef = {
   description: "as zt, with ZT_TLS=openssl (libssl.so.3 through FFI instead of node:tls)",
   start: (ctx) => startZt(ctx, "openssl"),
 };
-
-/**
- * Transparent capture needs the node/pod network-namespace topology and `zt redirect` rules (root): it is
- * exercised for correctness by tests/integration/capture_test.ts; this bench does not build that topology yet.
- */
-export const ZT_CAPTURE: SetupDef = {
-  name: "zt-capture",
-  description: "lg → transparent capture → zt node A → HBONE → zt node B → sink",
-  start: () =>
-    Promise.reject(new NotRun("not measured: needs the netns topology of tests/integration/capture_test.ts")),
-};

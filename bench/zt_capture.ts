@@ -57,6 +57,13 @@ async function startCapture(ctx: SetupContext): Promise<Setup> {
       );
     }
     await Promise.all(nodes.map((n) => n.ready()));
+    // The client pod and the nodes open tens of thousands of short connections (connrate): let them
+    // reuse TIME_WAIT ports as the host does on loopback (tcp_tw_reuse=2 covers loopback only), or the
+    // ephemeral range runs out mid-run.
+    const client = netns.name(topo.pod("sleep").short);
+    for (const ns of [client, ...topo.nodes.map((n) => n.ns)]) {
+      await netns.must(ns, ["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"]);
+    }
     const server = topo.pod("httpbin-2");
     sink = await startSink(
       ctx.lg,
@@ -68,7 +75,7 @@ async function startCapture(ctx: SetupContext): Promise<Setup> {
     for (const n of nodes) n.child.status.then((s) => (exited ??= `${n.name} exited (${s.code})`));
     return {
       name: "zt-capture",
-      route: { target: `${server.ip}:${SINK_PORT}`, netns: netns.name(topo.pod("sleep").short) },
+      route: { target: `${server.ip}:${SINK_PORT}`, netns: client },
       proxies: nodes.map((n) => ({ label: `zt ${n.name}`, pid: n.child.pid })),
       failure: () => exited ?? (sink?.proc.exited ? "capture sink exited" : undefined),
       stop,

@@ -10,7 +10,12 @@ import { startSink } from "./lg_client.ts";
 import { NotRun, type Setup, type SetupContext, type SetupDef } from "./setup.ts";
 import { Netns, netnsSkipReason } from "../tests/fakes/netns.ts";
 import { Topology } from "../tests/fakes/ambient_topology.ts";
-import { captureWiringSkipReason, NetnsZtNode, ztArgv } from "../tests/fakes/netns_zt_node.ts";
+import {
+  captureNodes,
+  captureWiringSkipReason,
+  type NetnsZtNode,
+  ztArgv,
+} from "../tests/fakes/netns_zt_node.ts";
 import { writeMeshFiles } from "../tests/fakes/zt_node.ts";
 import { meshYaml } from "../tests/fakes/ambient_mesh.ts";
 
@@ -43,19 +48,7 @@ async function startCapture(ctx: SetupContext): Promise<Setup> {
       );
       if (r.code !== 0) throw new Error(`zt redirect install on ${n.name}: ${r.stderr.trim()}`);
     }
-    for (const n of topo.nodes) {
-      nodes.push(
-        new NetnsZtNode({
-          netns,
-          ns: n.ns,
-          name: n.name,
-          ip: n.ip,
-          caDir,
-          configPath,
-          env: { ZT_CAPTURE: "tproxy", UNSTABLE_ENABLE_SOCKS5: "false", RUST_LOG: "info,access=warn" },
-        }),
-      );
-    }
+    nodes.push(...captureNodes(netns, topo.nodes, { caDir, configPath }, { RUST_LOG: "info,access=warn" }));
     await Promise.all(nodes.map((n) => n.ready()));
     // The client pod and the nodes open tens of thousands of short connections (connrate): let them
     // reuse TIME_WAIT ports as the host does on loopback (tcp_tw_reuse=2 covers loopback only), or the

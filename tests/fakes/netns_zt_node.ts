@@ -28,6 +28,25 @@ export function ztArgv(args: readonly string[], extraFlags: readonly string[] = 
   return [cmd, ...pre, ...args];
 }
 
+/** A zt in capture mode (ZT_CAPTURE=tproxy, no SOCKS5) in each node namespace, started, not yet ready. */
+export function captureNodes(
+  netns: Netns,
+  nodes: readonly { readonly ns: string; readonly name: string; readonly ip: string }[],
+  files: { readonly caDir: string; readonly configPath: string },
+  env: Record<string, string> = {},
+): NetnsZtNode[] {
+  return nodes.map((n) =>
+    new NetnsZtNode({
+      netns,
+      ns: n.ns,
+      name: n.name,
+      ip: n.ip,
+      ...files,
+      env: { ZT_CAPTURE: "tproxy", UNSTABLE_ENABLE_SOCKS5: "false", ...env },
+    })
+  );
+}
+
 export class NetnsZtNode {
   readonly child: Deno.ChildProcess;
   readonly #logs: LogCollector;

@@ -8,7 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { Netns, netnsSkipReason } from "../fakes/netns.ts";
-import { captureWiringSkipReason, inboundLogs, NetnsZtNode, ztArgv } from "../fakes/netns_zt_node.ts";
+import {
+  captureNodes,
+  captureWiringSkipReason,
+  inboundLogs,
+  NetnsZtNode,
+  ztArgv,
+} from "../fakes/netns_zt_node.ts";
 import { writeMeshFiles } from "../fakes/zt_node.ts";
 import { Topology } from "../fakes/ambient_topology.ts";
 import { type MeshOptions, meshYaml, spiffeId, VIP } from "../fakes/ambient_mesh.ts";
@@ -119,19 +125,7 @@ Deno.test({
         }
       });
 
-      for (const n of [A, B]) {
-        zts.push(
-          new NetnsZtNode({
-            netns,
-            ns: n.ns,
-            name: n.name,
-            ip: n.ip,
-            caDir,
-            configPath,
-            env: { ZT_CAPTURE: "tproxy", UNSTABLE_ENABLE_SOCKS5: "false" },
-          }),
-        );
-      }
+      zts.push(...captureNodes(netns, [A, B], { caDir, configPath }));
       await Promise.all(zts.map((z) => z.ready()));
       const [za, zb] = zts;
       assert.ok(za.logs.some((l) => l.message === "capture listeners up"));

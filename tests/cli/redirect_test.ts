@@ -174,20 +174,7 @@ Deno.test({
     try {
       const node = await netns.add("node", { "net.ipv6.conf.all.disable_ipv6": "1" });
       const pod = await netns.add("pod", { "net.ipv6.conf.all.disable_ipv6": "1" });
-      await netns.must(node, [
-        "ip",
-        "link",
-        "add",
-        "v-sleep",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        pod,
-      ]);
-      await netns.must(node, ["ip", "link", "set", "v-sleep", "up"]);
+      await netns.podVeth(node, "v-sleep", pod);
       await netns.must(node, ["ip", "route", "add", "10.252.1.10/32", "dev", "v-sleep"]);
       // Someone else's rules, which must survive untouched.
       await netns.must(node, ["iptables", "-t", "mangle", "-A", "PREROUTING", "-p", "udp", "-j", "ACCEPT"]);

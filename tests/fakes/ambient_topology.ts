@@ -108,9 +108,8 @@ export class Topology {
     const ns = await n.add(p.short, NO_IPV6);
     this.#podNs.set(p.short, ns);
     const v = `v-${p.short}`;
-    await n.must(node.ns, ["ip", "link", "add", v, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+    await n.podVeth(node.ns, v, ns);
     await n.must(node.ns, ["ip", "addr", "add", `${node.gw}/32`, "dev", v]);
-    await n.must(node.ns, ["ip", "link", "set", v, "up"]);
     await n.must(node.ns, ["ip", "route", "add", `${p.ip}/32`, "dev", v, "src", node.gw]);
     await n.must(ns, ["ip", "addr", "add", `${p.ip}/32`, "dev", "eth0"]);
     await n.must(ns, ["ip", "link", "set", "eth0", "up"]);

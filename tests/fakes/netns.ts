@@ -4,28 +4,13 @@
  * deletes every namespace it made (namespaces take their interfaces, routes and rules with them).
  * Nothing is configured in the test's own namespace.
  */
-export interface Output {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import { type CommandResult, systemExec } from "../../lib/cli/redirect.ts";
 
-/** Runs a command to completion. */
-export async function run(argv: readonly string[], stdin?: string): Promise<Output> {
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+export type Output = CommandResult;
+
+/** Runs a command to completion (zt's own runner, the one `zt redirect` uses). */
+export function run(argv: readonly string[], stdin?: string): Promise<Output> {
+  return systemExec()(argv, stdin);
 }
 
 /** Runs a command and throws with its stderr unless it succeeds. */
@@ -122,6 +107,24 @@ export class Netns {
   }
 
   /** Starts a long-running process in `ns`; `destroy` kills it. */
+  /** A veth `iface` in `nodeNs` whose peer is `eth0` in `podNs` (a pod's link to its node), set up on the node side. */
+  async podVeth(nodeNs: string, iface: string, podNs: string): Promise<void> {
+    await this.must(nodeNs, [
+      "ip",
+      "link",
+      "add",
+      iface,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "eth0",
+      "netns",
+      podNs,
+    ]);
+    await this.must(nodeNs, ["ip", "link", "set", iface, "up"]);
+  }
+
   spawn(ns: string, argv: readonly string[], env: Record<string, string> = {}): Deno.ChildProcess {
     const full = this.exec(ns, argv);
     const child = new Deno.Command(full[0], {

@@ -92,21 +92,8 @@ Deno.test({
     try {
       const node = await netns.add("node", { "net.ipv6.conf.all.disable_ipv6": "1" });
       const pod = await netns.add("pod", { "net.ipv6.conf.all.disable_ipv6": "1" });
-      await netns.must(node, [
-        "ip",
-        "link",
-        "add",
-        "v-client",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        pod,
-      ]);
+      await netns.podVeth(node, "v-client", pod);
       await netns.must(node, ["ip", "addr", "add", "10.251.0.1/32", "dev", "v-client"]);
-      await netns.must(node, ["ip", "link", "set", "v-client", "up"]);
       await netns.must(node, ["ip", "route", "add", "10.251.0.2/32", "dev", "v-client"]);
       await netns.must(node, ["ip", "route", "add", "unreachable", "10.96.250.0/24"]);
       await netns.must(pod, ["ip", "addr", "add", "10.251.0.2/32", "dev", "eth0"]);

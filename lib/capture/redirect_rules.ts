@@ -95,23 +95,28 @@ export function installCommands(pods: readonly CapturedPod[]): RuleCommand[] {
       argv: ["ip", "-4", "route", "replace", "local", "0.0.0.0/0", "dev", "lo", "table", String(ROUTE_TABLE)],
     },
     {
-      argv: [
-        "ip",
-        "-4",
-        "rule",
-        "add",
-        "pref",
-        String(RULE_PREF),
-        "fwmark",
-        CAPTURE_MARK,
-        "lookup",
-        String(ROUTE_TABLE),
-      ],
+      argv: markRule("add"),
       tolerate: "File exists",
     },
     { argv: ["iptables-restore", "-w", "--noflush"], stdin: mangleRuleset(pods) },
     hook("PREROUTING", "ZT_PREROUTING"),
     hook("OUTPUT", "ZT_OUTPUT"),
+  ];
+}
+
+/** `ip rule add|del` of the rule sending marked (captured) packets to zt's routing table. */
+function markRule(verb: "add" | "del"): string[] {
+  return [
+    "ip",
+    "-4",
+    "rule",
+    verb,
+    "pref",
+    String(RULE_PREF),
+    "fwmark",
+    CAPTURE_MARK,
+    "lookup",
+    String(ROUTE_TABLE),
   ];
 }
 
@@ -127,18 +132,7 @@ export function removeCommands(): RuleCommand[] {
     ...CHAINS.map((c): RuleCommand => ({ argv: mangle("-F", c), onlyIf: mangle("-S", c) })),
     ...CHAINS.map((c): RuleCommand => ({ argv: mangle("-X", c), onlyIf: mangle("-S", c) })),
     {
-      argv: [
-        "ip",
-        "-4",
-        "rule",
-        "del",
-        "pref",
-        String(RULE_PREF),
-        "fwmark",
-        CAPTURE_MARK,
-        "lookup",
-        String(ROUTE_TABLE),
-      ],
+      argv: markRule("del"),
       tolerate: "No such file or directory",
     },
     {

@@ -21,6 +21,11 @@ export async function readAll(s: H2Stream): Promise<Uint8Array> {
     parts.push(c.slice());
     s.release(c.length);
   }
+  return concat(parts);
+}
+
+/** The parts, one after another, in one new buffer. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {

@@ -13,22 +13,13 @@ import {
 } from "../../../lib/tunnel/h2/frame.ts";
 import { FrameParser } from "../../../lib/tunnel/h2/frame_parser.ts";
 import { H2Error } from "../../../lib/tunnel/h2/h2_error.ts";
+import { concat } from "../../fakes/h2_streams.ts";
 
 function frame(type: number, flags: number, id: number, payload: ArrayLike<number>): Uint8Array {
   const buf = new Uint8Array(FRAME_HEADER_SIZE + payload.length);
   writeFrameHeader(buf, 0, payload.length, type, flags, id);
   buf.set(payload, FRAME_HEADER_SIZE);
   return buf;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 type FrameEvent = { type: number; flags: number; id: number; payload: number[] };

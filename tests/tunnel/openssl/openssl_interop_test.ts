@@ -12,6 +12,19 @@ import { OpenSslSocket } from "../../../lib/tunnel/openssl/openssl_socket.ts";
 import { peerUriSans } from "../../../lib/tunnel/openssl/openssl_peer.ts";
 import { collect, pattern, writeAll } from "./tls_pair.ts";
 
+/** A test PKI, an OpenSSL server context and a loopback listener for it; `close` undoes all three. */
+async function opensslServer() {
+  const pki = await makeTestPki();
+  const ctx = TlsContext.create(await pki.issue("demo", "server"), "server");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const close = async () => {
+    listener.close();
+    ctx.close();
+    await pki.cleanup();
+  };
+  return { pki, ctx, listener, close };
+}
+
 Deno.test("openssl interop: OpenSslSocket client ⇄ node:tls server, 8 MiB echo", async () => {
   const pki = await makeTestPki();
   const server = tls.createServer({ ...tlsOptions(await pki.issue("demo", "server")), requestCert: true });
@@ -55,9 +68,7 @@ Deno.test("openssl interop: OpenSslSocket client ⇄ node:tls server, 8 MiB echo
 });
 
 Deno.test("openssl interop: node:tls client ⇄ OpenSslSocket server, 50 echo rounds", async () => {
-  const pki = await makeTestPki();
-  const ctx = TlsContext.create(await pki.issue("demo", "server"), "server");
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { pki, ctx, listener, close } = await opensslServer();
   const served = (async () => {
     const conn = await listener.accept() as Deno.TcpConn;
     const sock = await OpenSslSocket.connect(conn, ctx, "server", 5000);
@@ -103,16 +114,12 @@ Deno.test("openssl interop: node:tls client ⇄ OpenSslSocket server, 50 echo ro
     assert.deepEqual(peerUriSans(sock.peer!), ["spiffe://cluster.local/ns/demo/sa/client"]);
     client.destroy();
   } finally {
-    listener.close();
-    ctx.close();
-    await pki.cleanup();
+    await close();
   }
 });
 
 Deno.test("openssl interop: a node:tls client without a certificate is refused", async () => {
-  const pki = await makeTestPki();
-  const ctx = TlsContext.create(await pki.issue("demo", "server"), "server");
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { pki, ctx, listener, close } = await opensslServer();
   const served = (async () => {
     const conn = await listener.accept() as Deno.TcpConn;
     return await OpenSslSocket.connect(conn, ctx, "server", 5000);
@@ -133,9 +140,7 @@ Deno.test("openssl interop: a node:tls client without a certificate is refused",
     await assert.rejects(served, /certificate/);
     await clientEnd;
   } finally {
-    listener.close();
-    ctx.close();
-    await pki.cleanup();
+    await close();
   }
 });
 
@@ -146,9 +151,7 @@ Deno.test({
   // deliver everything; `openssl s_client` ⇄ OpenSslSocket server too. Unexplained: see the report.
   ignore: true,
   fn: async () => {
-    const pki = await makeTestPki();
-    const ctx = TlsContext.create(await pki.issue("demo", "server"), "server");
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { pki, ctx, listener, close } = await opensslServer();
     let got = 0;
     const served = (async () => {
       const sock = await OpenSslSocket.connect(await listener.accept() as Deno.TcpConn, ctx, "server", 5000);
@@ -171,9 +174,7 @@ Deno.test({
     } finally {
       client.destroy();
       (await served).destroy();
-      listener.close();
-      ctx.close();
-      await pki.cleanup();
+      await close();
     }
   },
 });

@@ -11,6 +11,7 @@ import { DEMO_NODES, DEMO_PODS, demoMesh } from "./demo_mesh.ts";
 import { type DemoNode, startDemoNode } from "./demo_node.ts";
 import { httpViaSocks5, startHttpbin } from "./demo_http.ts";
 import { ztCommand } from "./node_process.ts";
+import { ALLOW_SLEEP, ALLOW_SLEEP_GET } from "./guide_policies.ts";
 
 const bold = (s: string) => (Deno.stdout.isTerminal() ? `\x1b[1m${s}\x1b[0m` : s);
 
@@ -145,25 +146,3 @@ export async function demoCommand(_args: string[]): Promise<number> {
   );
   return failures === 0 ? 0 : 1;
 }
-
-const ALLOW_SLEEP = `apiVersion: security.istio.io/v1beta1
-kind: AuthorizationPolicy
-metadata:
-  name: allow-sleep-to-httpbin
-  namespace: ambient-demo
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        principals:
-        - cluster.local/ns/ambient-demo/sa/sleep
-`;
-
-const ALLOW_SLEEP_GET = `${ALLOW_SLEEP}    to:
-    - operation:
-        methods: ["GET"]
-`;

@@ -7,6 +7,7 @@ import { stringify } from "yaml";
 import { startEchoServer } from "../fakes/echo_server.ts";
 import { roundTrip, socks5Connect } from "../fakes/socks5_client.ts";
 import { runZt, startNode, writeMeshFiles } from "../fakes/zt_node.ts";
+import { ALLOW_SLEEP, ALLOW_SLEEP_GET } from "../../lib/cli/guide_policies.ts";
 
 const A = { name: "node-a", ip: "127.12.0.1" };
 const B = { name: "node-b", ip: "127.12.0.2" };
@@ -45,27 +46,6 @@ function mesh(): string {
     }],
   });
 }
-
-const ALLOW_SLEEP = `apiVersion: security.istio.io/v1beta1
-kind: AuthorizationPolicy
-metadata:
-  name: allow-sleep-to-httpbin
-  namespace: ambient-demo
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        principals:
-        - cluster.local/ns/ambient-demo/sa/sleep
-`;
-const WITH_GET = `${ALLOW_SLEEP}    to:
-    - operation:
-        methods: ["GET"]
-`;
 
 /** SOCKS5 reply codes of sleep and notsleep reaching the service, twice each (both replicas). */
 async function replies(): Promise<{ sleep: number[]; notsleep: number[] }> {
@@ -174,7 +154,7 @@ Deno.test("policy: the guide's sequence, live re-check, and zt policy check", as
     });
 
     await t.step("with to.operation.methods (L7, no waypoint) both are refused", async () => {
-      await Deno.writeTextFile(configPath, `${mesh()}---\n${WITH_GET}`);
+      await Deno.writeTextFile(configPath, `${mesh()}---\n${ALLOW_SLEEP_GET}`);
       await nodes[1].waitForLog((l) => String(l.warning ?? "").includes("methods"));
       await until(async () => (await replies()).sleep[0] === 2, "the L7 rule to be dropped");
       assert.deepEqual(await replies(), { sleep: [2, 2], notsleep: [2, 2] });

@@ -19,7 +19,12 @@ import { ConnectionReporter } from "./proxy/connection_reporter.ts";
 import { OutboundProxy } from "./proxy/outbound.ts";
 import { InboundProxy } from "./proxy/inbound.ts";
 import { PodProxies } from "./proxy/pod_proxies.ts";
+import type { PodHandlers } from "./proxy/pod_proxy.ts";
+import { InboundPlaintext } from "./proxy/inbound_plaintext.ts";
 import { CaptureListeners } from "./proxy/capture_listeners.ts";
+import { Libc } from "./net/libc.ts";
+import { Readiness as SocketReadiness } from "./net/readiness.ts";
+import { SocketFactory } from "./net/socket_factory.ts";
 import { applyAmbientSelection } from "./state/ambient_selection.ts";
 import { Observability } from "./admin/observability.ts";
 import { formatIdentity } from "./identity/spiffe.ts";
@@ -46,6 +51,8 @@ export class App {
   /** Aborted on close: startup waits (first xDS sync, first certificates) give up. */
   #closing = new AbortController();
   #obs?: Observability;
+  #libc?: Libc;
+  #sockets?: SocketReadiness;
   #stopping?: Promise<number>;
   #exit!: (code: number) => void;
   /** Resolves with the process exit code once the app has stopped. */
@@ -133,6 +140,15 @@ export class App {
     }
     const certs = this.#certs;
 
+    // The socket seam: every listener and connection of the data plane is made through a factory.
+    this.#libc = Libc.open();
+    this.#sockets = new SocketReadiness(this.#libc);
+    const factory = new SocketFactory({
+      libc: this.#libc,
+      readiness: this.#sockets,
+      connectTimeoutMs: 10_000,
+    });
+
     // Data plane.
     const authorizer = new Authorizer(this.state, log("policy"), c.authzPolicyInfoLogging);
     const reporter = new ConnectionReporter(log("access"), this.#obs.trafficSink);
@@ -143,6 +159,7 @@ export class App {
       tls: c.tlsBackend,
       log: log("tunnel"),
     });
+    const acceptError = (listener: string, errno: string) => this.#obs?.rejected(listener, `accept_${errno}`);
     const outbound = new OutboundProxy({
       state: this.state,
       lb: new LoadBalancerState(),
@@ -161,25 +178,40 @@ export class App {
       log: log("inbound"),
     });
     const capture = c.captureMode === "tproxy"
-      ? new CaptureListeners({ outbound, inbound: inbound.deps, log: log("capture") })
+      ? new CaptureListeners({
+        outbound,
+        inbound: inbound.deps,
+        factory,
+        log: log("capture"),
+        onAcceptError: acceptError,
+      })
       : undefined;
     this.#capture = capture;
     const inboundLog = log("inbound");
+    const handlers: PodHandlers = {
+      state: this.state,
+      outbound,
+      plaintext: new InboundPlaintext(inbound.deps),
+      onTunnel: (ctx, t) => {
+        inbound.handle(ctx, t).catch((e) => inboundLog.error("inbound failed", { error: errorMessage(e) }));
+      },
+      clusterDomain: c.clusterDomain,
+    };
     this.#pods = new PodProxies({
       node: c.nodeName,
       state: this.state,
       certs,
-      h2,
-      outbound,
-      onTunnel: (t) => {
-        inbound.handle(t).catch((e) => inboundLog.error("inbound failed", { error: errorMessage(e) }));
+      factory,
+      handlers,
+      transparentHbone: capture !== undefined,
+      proxy: {
+        h2,
+        tls: c.tlsBackend,
+        socks5: c.socks5Enabled,
+        onRejected: (listener, kind) => this.#obs?.rejected(listener, kind),
+        onAcceptError: acceptError,
       },
-      socks5: c.socks5Enabled,
-      clusterDomain: c.clusterDomain,
       log: inboundLog,
-      onRejected: (listener, kind) => this.#obs?.rejected(listener, kind),
-      tls: c.tlsBackend,
-      onListen: capture ? (a) => capture.makeTransparent(a) : undefined,
     });
     const pods = this.#pods;
     certs.onChange((ch) => {
@@ -316,5 +348,6 @@ export class App {
     this.#pool?.close();
     this.#certs?.close();
     await this.#obs?.close();
+    this.#sockets?.close();
   }
 }

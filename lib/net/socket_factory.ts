@@ -58,6 +58,11 @@ export interface ConnectOptions {
   /** IP_TRANSPARENT + IP_FREEBIND so `src` may be a foreign address (original source toward the app). */
   readonly spoof?: boolean;
   readonly timeoutMs?: number;
+  /**
+   * Keep the write half open after the peer's FIN (default true: relays carry half-close). Sockets under
+   * TLS must not: node:tls ends its socket itself, and a half-open one would never close.
+   */
+  readonly allowHalfOpen?: boolean;
 }
 
 /** Why a connect failed: `kind` is what proxies map to their answers (SOCKS5 codes, 503, logs). */
@@ -85,8 +90,12 @@ function failureOf(errno: number): ConnectFailure {
   }
 }
 
+let nextId = 1;
+
 export class SocketFactory {
   readonly #o: SocketFactoryOptions;
+  /** Distinguishes factories (a pod's from the node's) in pool keys. */
+  readonly id = nextId++;
 
   constructor(opts: SocketFactoryOptions) {
     this.#o = opts;
@@ -137,14 +146,15 @@ export class SocketFactory {
   listenTcp(addr: SocketAddr, opts: ListenOptions = {}): TcpListener {
     const libc = this.#o.libc;
     const family = familyOf(addr.ip);
+    let transparent = false;
     const fd = this.#socket(family, C.SOCK_STREAM, (fd) => {
       setReuseAddr(libc, fd);
       if (this.#o.reusePort) setReusePort(libc, fd);
-      setTransparent(libc, fd, family, opts.transparent ?? "off");
+      transparent = setTransparent(libc, fd, family, opts.transparent ?? "off");
       this.#bind(fd, addr, family);
       libc.check(libc.sym.listen(fd, opts.backlog ?? 1024), "listen", formatSocketAddr(addr.ip, addr.port));
     });
-    return new TcpListener(libc, this.#o.readiness, fd, this.#localAddr(fd) ?? addr);
+    return new TcpListener(libc, this.#o.readiness, fd, this.#localAddr(fd) ?? addr, transparent);
   }
 
   /** A connected TCP socket (node:net), or a ConnectError (refused, timeout, unreachable, …). */

@@ -23,6 +23,8 @@ export interface TcpListenerOptions {
   readonly onAcceptError?: (errno: string) => void;
   /** Accepted sockets get TCP keepalive with these settings (ztunnel: on 15001/15006). */
   readonly keepalive?: KeepaliveOptions;
+  /** Keep the write half open after the client's FIN (default true; false for sockets under TLS). */
+  readonly allowHalfOpen?: boolean;
 }
 
 /** Errors that say "try again later" (resources), after a pause. */
@@ -42,8 +44,17 @@ export class TcpListener {
   #timer?: ReturnType<typeof setTimeout>;
   #resume?: () => void;
 
-  /** Takes ownership of `fd`, a bound, listening, non-blocking socket. */
-  constructor(libc: Libc, readiness: Readiness, fd: number, readonly address: SocketAddr) {
+  /**
+   * Takes ownership of `fd`, a bound, listening, non-blocking socket. `transparent`: IP_TRANSPARENT is
+   * set on it (TPROXY delivery; connections to the app may keep the client's address).
+   */
+  constructor(
+    libc: Libc,
+    readiness: Readiness,
+    fd: number,
+    readonly address: SocketAddr,
+    readonly transparent = false,
+  ) {
     this.#libc = libc;
     this.#readiness = readiness;
     this.#fd = fd;

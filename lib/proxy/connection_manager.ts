@@ -6,6 +6,8 @@ import type { Decision } from "../policy/model.ts";
 
 export interface ConnectionInfo {
   readonly id: string;
+  /** The local pod whose proxies carry it (ZDS uid in in-pod mode, workload uid otherwise). */
+  readonly pod?: string;
   readonly direction: "inbound" | "outbound";
   readonly src: string;
   readonly dst: string;
@@ -46,6 +48,22 @@ export class ConnectionManager {
 
   list(): ConnectionInfo[] {
     return [...this.#conns];
+  }
+
+  /** The connections of one pod. */
+  ofPod(pod: string): ConnectionInfo[] {
+    return [...this.#conns].filter((c) => c.pod === pod);
+  }
+
+  /** Aborts every connection of one pod (its proxies stopped in Immediate mode). */
+  abortPod(pod: string, reason: string): number {
+    let n = 0;
+    for (const c of [...this.#conns]) {
+      if (c.pod !== pod) continue;
+      c.abort(reason);
+      n++;
+    }
+    return n;
   }
 
   /** Closes the tracked connections that policy now denies; returns how many were closed. */

@@ -3,7 +3,9 @@
  * peer (destination-side RBAC), connect to the app, answer 200, copy bytes. Denied streams get 401
  * and never reach the app; live connections are re-checked when policies change.
  */
+import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
+import type { SocketFactory } from "../net/socket_factory.ts";
 import type { Decision, RbacConnection } from "../policy/model.ts";
 import type { ProxyState } from "../state/proxy_state.ts";
 import { routeInbound } from "../state/route_inbound.ts";
@@ -13,7 +15,7 @@ import type { Service, Workload } from "../state/types.ts";
 import { formatIdentity } from "../identity/spiffe.ts";
 import type { InboundTunnel } from "../tunnel/hbone_server.ts";
 import { errorMessage } from "../error.ts";
-import { closeQuietly, RelayCounter } from "./copy.ts";
+import { RelayCounter } from "./relay_counts.ts";
 import { StreamRelay } from "./stream_relay.ts";
 import { type ConnectionManager, newTraceId } from "./connection_manager.ts";
 import type { ConnectionRecord, ConnectionReporter } from "./connection_reporter.ts";
@@ -27,10 +29,29 @@ export interface InboundDeps {
   readonly log: Logger;
 }
 
+/** Where the destination pod's app is reached: its socket factory, and whether to keep the client's IP. */
+export interface InboundContext {
+  readonly factory: SocketFactory;
+  /** Connect to the app from the client's own address (IP_TRANSPARENT worked: ztunnel's orig-src). */
+  readonly spoofSource: boolean;
+  /** The pod whose proxies took the connection (its connections are drained with it). */
+  readonly podUid: string;
+}
+
+/** Connects to the app as ztunnel does: from the client's address when possible, within 10 s. */
+export function connectApp(
+  ctx: InboundContext,
+  target: { ip: string; port: number },
+  clientIp: string,
+): Promise<net.Socket> {
+  const spoof = ctx.spoofSource && clientIp !== target.ip;
+  return ctx.factory.connectTcp(target, spoof ? { src: clientIp, spoof: true } : {});
+}
+
 export class InboundProxy {
   constructor(readonly deps: InboundDeps) {}
 
-  async handle(t: InboundTunnel): Promise<void> {
+  async handle(ctx: InboundContext, t: InboundTunnel): Promise<void> {
     const d = this.deps;
     const method = header(t, ":method");
     const authority = header(t, ":authority") ?? "";
@@ -98,10 +119,9 @@ export class InboundProxy {
       });
       return;
     }
-    let app: Deno.TcpConn;
+    let app: net.Socket;
     try {
-      app = await Deno.connect({ hostname: target.ip, port: target.port });
-      app.setNoDelay(true);
+      app = await connectApp(ctx, target, t.peerAddr.ip);
     } catch (e) {
       t.respond(503);
       d.reporter.completed(rec, handle, {
@@ -112,11 +132,18 @@ export class InboundProxy {
       });
       return;
     }
+    if (t.stream.isClosed) {
+      // The client gave up (reset the stream) while zt was connecting: no tunnel to relay.
+      app.destroy();
+      d.reporter.completed(rec, handle, { sent: 0, recv: 0, error: "stream reset before the tunnel was up" });
+      return;
+    }
     t.respond(200);
     const rc = new RelayCounter(false);
     let error: string | undefined;
     const untrack = d.connections.register({
       id: rec.id,
+      pod: ctx.podUid,
       direction: "inbound",
       src: rec.srcAddr,
       dst: formatSocketAddr(target.ip, target.port),
@@ -132,15 +159,15 @@ export class InboundProxy {
       },
       abort: (reason) => {
         error ??= reason;
-        t.stream.reset();
-        closeQuietly(app);
+        relay.abort(new Error(reason));
       },
     });
-    new StreamRelay(app, t.stream, rc, (e) => {
+    const relay: StreamRelay = new StreamRelay(app, t.stream, rc, (e) => {
       if (e !== undefined) error ??= errorMessage(e);
       untrack();
       d.reporter.completed(rec, handle, { sent: rc.fromStream, recv: rc.fromConn, error });
-    }).start();
+    });
+    relay.start();
   }
 }
 

@@ -1,44 +1,42 @@
 /**
  * Inbound plaintext (15006, ztunnel's inbound passthrough): a captured TCP connection to a local pod
- * from a client outside the mesh. The original destination is the accepted socket's local address
- * (TPROXY). RBAC runs with no peer identity, so a STRICT PeerAuthentication (a DENY on "no
- * principal") refuses it and PERMISSIVE lets it through; then zt connects to the app and copies bytes.
- *
- * zt cannot connect to the app from the client's address (Deno sockets cannot be made transparent
- * before bind), so the app sees the node; the client's real address is in the access log (`src.addr`)
- * and the metrics.
+ * from a client outside the mesh. The original destination comes from the capture (SO_ORIGINAL_DST
+ * after in-pod REDIRECT, the local address after node-level TPROXY). RBAC runs with no peer identity,
+ * so a STRICT PeerAuthentication (a DENY on "no principal") refuses it and PERMISSIVE lets it through;
+ * then zt connects to the app — from the client's own address where the pod's sockets can be made
+ * transparent — and copies bytes.
  */
+import type net from "node:net";
 import type { RbacConnection } from "../policy/model.ts";
-import { PROXY_PORTS, workloadIdentity } from "../state/route.ts";
+import { workloadIdentity } from "../state/route.ts";
+import { PROXY_PORTS } from "../config/ports.ts";
 import { canonicalIp, formatSocketAddr } from "../state/ip.ts";
 import { errorMessage } from "../error.ts";
-import { closeQuietly, relayTcp } from "./copy.ts";
+import { SocketRelay } from "./socket_relay.ts";
 import { newTraceId } from "./connection_manager.ts";
 import type { ConnectionRecord } from "./connection_reporter.ts";
-import type { InboundDeps } from "./inbound.ts";
+import { connectApp, type InboundContext, type InboundDeps } from "./inbound.ts";
+import type { SocketAddr } from "../state/ip.ts";
 
 export class InboundPlaintext {
   constructor(readonly deps: InboundDeps) {}
 
-  /** Serves one accepted connection whose `localAddr` is the original destination (a local pod). */
-  async handle(client: Deno.TcpConn): Promise<void> {
+  /** Serves one accepted connection to `original`, its original destination (a local pod). */
+  async handle(ctx: InboundContext, client: net.Socket, original: SocketAddr): Promise<void> {
     const d = this.deps;
-    const peer = client.remoteAddr as Deno.NetAddr;
-    const local = client.localAddr as Deno.NetAddr;
-    const srcIp = canonicalIp(peer.hostname) ?? peer.hostname;
-    const dstIp = canonicalIp(local.hostname) ?? local.hostname;
-    const target = { ip: dstIp, port: local.port };
+    const srcIp = canonicalIp(client.remoteAddress ?? "") ?? client.remoteAddress ?? "";
+    const target = { ip: canonicalIp(original.ip) ?? original.ip, port: original.port };
     const base = {
       id: newTraceId(),
       direction: "inbound" as const,
-      srcAddr: formatSocketAddr(srcIp, peer.port),
+      srcAddr: formatSocketAddr(srcIp, client.remotePort ?? 0),
       srcWorkload: d.state.workloadByIp("", srcIp),
       dstAddr: formatSocketAddr(target.ip, target.port),
       startedAt: performance.now(),
       mtls: false,
     };
     const fail = (error: string, responseFlags: string, rec: ConnectionRecord = base) => {
-      closeQuietly(client);
+      client.destroy();
       d.reporter.completed(rec, d.reporter.opened(rec), { sent: 0, recv: 0, error, responseFlags });
     };
     if (PROXY_PORTS.has(target.port)) {
@@ -54,12 +52,11 @@ export class InboundPlaintext {
       return fail(`connection closed due to policy rejection: ${decision.reason}`, "DENY", rec);
     }
     const handle = d.reporter.opened(rec);
-    let app: Deno.TcpConn;
+    let app: net.Socket;
     try {
-      app = await Deno.connect({ hostname: target.ip, port: target.port });
-      app.setNoDelay(true);
+      app = await connectApp(ctx, target, srcIp);
     } catch (e) {
-      closeQuietly(client);
+      client.destroy();
       d.reporter.completed(rec, handle, {
         sent: 0,
         recv: 0,
@@ -72,6 +69,7 @@ export class InboundPlaintext {
     let error: string | undefined;
     const untrack = d.connections.register({
       id: rec.id,
+      pod: ctx.podUid,
       direction: "inbound",
       src: rec.srcAddr,
       dst: rec.dstAddr,
@@ -85,17 +83,14 @@ export class InboundPlaintext {
       },
       abort: (reason) => {
         error ??= reason;
-        closeQuietly(client);
-        closeQuietly(app);
+        relay.abort(new Error(reason));
       },
     });
-    try {
-      await relayTcp(client, app, counts);
-    } catch (e) {
-      error ??= errorMessage(e);
-    } finally {
+    const relay: SocketRelay = new SocketRelay(client, app, counts, (e) => {
+      if (e !== undefined) error ??= errorMessage(e);
       untrack();
       d.reporter.completed(rec, handle, { sent: counts.sent, recv: counts.recv, error });
-    }
+    });
+    relay.start();
   }
 }

@@ -3,7 +3,9 @@
  * upstream (pooled HBONE or plain TCP), then copy bytes. The caller (SOCKS5 or capture) learns the
  * outcome before any byte flows, so it can answer its client precisely.
  */
+import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
+import { ConnectError, type SocketFactory } from "../net/socket_factory.ts";
 import type { ProxyState } from "../state/proxy_state.ts";
 import {
   type LoadBalancerState,
@@ -12,13 +14,14 @@ import {
   workloadIdentity,
 } from "../state/route.ts";
 import type { Workload } from "../state/types.ts";
-import { formatSocketAddr, isLoopback } from "../state/ip.ts";
+import { canonicalIp, formatSocketAddr, isLoopback } from "../state/ip.ts";
 import type { WorkloadCertificate } from "../identity/certificate.ts";
 import type { Identity } from "../identity/spiffe.ts";
 import { HboneConnectError, type HbonePool } from "../tunnel/hbone_pool.ts";
 import type { H2Stream } from "../tunnel/h2/stream.ts";
 import { errorMessage } from "../error.ts";
-import { closeQuietly, RelayCounter, relayTcp } from "./copy.ts";
+import { RelayCounter } from "./relay_counts.ts";
+import { SocketRelay } from "./socket_relay.ts";
 import { StreamRelay } from "./stream_relay.ts";
 import { type ConnectionManager, newTraceId } from "./connection_manager.ts";
 import type { ConnectionRecord, ConnectionReporter } from "./connection_reporter.ts";
@@ -44,7 +47,14 @@ export type OutboundOutcome =
 
 type Upstream =
   | { kind: "hbone"; stream: H2Stream }
-  | { kind: "tcp"; conn: Deno.Conn };
+  | { kind: "tcp"; conn: net.Socket };
+
+/** Where an outbound connection starts: the source pod's socket factory (its netns and mark). */
+export interface OutboundContext {
+  readonly factory: SocketFactory;
+  /** The pod whose proxies took the connection (its connections are drained with it). */
+  readonly podUid: string;
+}
 
 export class OutboundProxy {
   constructor(readonly deps: OutboundDeps) {}
@@ -54,20 +64,21 @@ export class OutboundProxy {
    * called with the outcome before bytes flow; `prefix` holds client bytes already read.
    */
   async handle(
+    ctx: OutboundContext,
     src: Workload,
-    client: Deno.Conn,
+    client: net.Socket,
     dst: { ip: string; port: number },
     ready: (o: OutboundOutcome) => Promise<void>,
     prefix?: Uint8Array,
   ): Promise<void> {
     const d = this.deps;
     const route = routeOutbound(d.state, src, dst, d.lb);
-    const clientAddr = client.remoteAddr as Deno.NetAddr;
-    const rec = record(src, route, `${formatSocketAddr(clientAddr.hostname, clientAddr.port)}`, dst);
+    const clientIp = canonicalIp(client.remoteAddress ?? "") ?? client.remoteAddress ?? "";
+    const rec = record(src, route, formatSocketAddr(clientIp, client.remotePort ?? 0), dst);
     const handle = d.reporter.opened(rec);
     let upstream: Upstream;
     try {
-      upstream = await this.#open(src, route, rec);
+      upstream = await this.#open(ctx, src, route, rec);
     } catch (e) {
       const outcome = e instanceof OutboundFailure
         ? e.outcome
@@ -79,21 +90,24 @@ export class OutboundProxy {
         responseFlags: outcome.kind === "denied" ? "DENY" : "CONNECT",
       });
       await ready(outcome).catch(() => {});
-      closeQuietly(client);
+      client.destroy();
       return;
     }
     const rc = new RelayCounter(true);
     const tc = { sent: 0, recv: 0 };
     const counts = upstream.kind === "hbone" ? rc : tc;
     let error: string | undefined;
+    let relay: StreamRelay | SocketRelay | undefined;
     const abort = (reason: string) => {
       error ??= reason;
+      if (relay) return relay.abort(new Error(reason));
       if (upstream.kind === "hbone") upstream.stream.reset();
-      else closeQuietly(upstream.conn);
-      closeQuietly(client);
+      else upstream.conn.destroy();
+      client.destroy();
     };
     const untrack = d.connections.register({
       id: rec.id,
+      pod: ctx.podUid,
       direction: "outbound",
       src: rec.srcAddr,
       dst: rec.dstAddr,
@@ -117,11 +131,17 @@ export class OutboundProxy {
       finish(undefined);
       return;
     }
-    if (upstream.kind === "hbone") new StreamRelay(client, upstream.stream, rc, finish).start(prefix);
-    else relayTcp(client, upstream.conn, tc, prefix).then(() => finish(undefined), finish);
+    if (upstream.kind === "hbone") relay = new StreamRelay(client, upstream.stream, rc, finish);
+    else relay = new SocketRelay(client, upstream.conn, tc, finish);
+    relay.start(prefix);
   }
 
-  async #open(src: Workload, route: OutboundRoute, rec: ConnectionRecord): Promise<Upstream> {
+  async #open(
+    ctx: OutboundContext,
+    src: Workload,
+    route: OutboundRoute,
+    rec: ConnectionRecord,
+  ): Promise<Upstream> {
     const d = this.deps;
     switch (route.kind) {
       case "fail":
@@ -129,14 +149,11 @@ export class OutboundProxy {
       case "tcp":
       case "passthrough":
         try {
-          const conn = await Deno.connect({ hostname: route.target.ip, port: route.target.port });
-          conn.setNoDelay(true);
+          const conn = await ctx.factory.connectTcp(route.target);
           return { kind: "tcp", conn };
         } catch (e) {
-          throw new OutboundFailure({
-            kind: "refused",
-            reason: `connect ${rec.dstAddr}: ${errorMessage(e)}`,
-          });
+          const refused = e instanceof ConnectError && e.failure === "refused";
+          throw new OutboundFailure({ kind: refused ? "refused" : "failed", reason: errorMessage(e) });
         }
       case "hbone": {
         const cert = await d.certs.get({
@@ -163,15 +180,19 @@ export class OutboundProxy {
               expectedIdentities: route.expectedIdentities,
               ip: route.connect.ip,
               port: route.connect.port,
-              srcIp: src.workloadIps.find(isLoopback),
+              factory: ctx.factory,
+              srcIp: ctx.factory.netns ? undefined : src.workloadIps.find(isLoopback),
             },
             route.authority,
             headers,
           );
         } catch (e) {
           const reason = errorMessage(e);
-          if (e instanceof HboneConnectError && e.kind === "connect") {
+          if (e instanceof HboneConnectError && e.failure === "refused") {
             throw new OutboundFailure({ kind: "refused", reason });
+          }
+          if (e instanceof HboneConnectError && e.failure === "unreachable") {
+            throw new OutboundFailure({ kind: "no_route", reason });
           }
           throw new OutboundFailure({ kind: "failed", reason });
         }

@@ -2,6 +2,7 @@
  * SOCKS5 (RFC 1928) server handshake: no-auth, CONNECT only, IPv4 / IPv6 / domain targets.
  * zt answers only once the upstream is up, mapping the outcome to a reply code.
  */
+import type net from "node:net";
 import { ZtError } from "../error.ts";
 import { formatIpBytes, formatSocketAddr } from "../state/ip.ts";
 
@@ -31,30 +32,72 @@ export class Socks5Error extends ZtError {
   }
 }
 
-/** Reads exactly what the handshake needs; bytes read past it are kept in `rest`. */
+/**
+ * Reads exactly what the handshake needs from a node:net socket; bytes that arrive past it are kept in
+ * `rest`. `detach()` removes its listeners and pauses the socket, so no byte is lost before the relay
+ * takes over.
+ */
 class HandshakeReader {
   #buf = new Uint8Array(0);
-  constructor(readonly conn: Deno.Conn) {}
+  #want?: { n: number; resolve: (b: Uint8Array) => void; reject: (e: Error) => void };
+  #error?: Error;
 
-  async need(n: number): Promise<Uint8Array> {
-    while (this.#buf.length < n) {
-      const chunk = new Uint8Array(512);
-      const got = await this.conn.read(chunk);
-      if (got === null) throw new Socks5Error("client closed during the SOCKS5 handshake");
-      const merged = new Uint8Array(this.#buf.length + got);
-      merged.set(this.#buf);
-      merged.set(chunk.subarray(0, got), this.#buf.length);
-      this.#buf = merged;
-      if (this.#buf.length > 1024) throw new Socks5Error("SOCKS5 handshake too long");
+  constructor(readonly socket: net.Socket) {
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onEnd);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onEnd);
+  }
+
+  #onData = (chunk: Uint8Array): void => {
+    const merged = new Uint8Array(this.#buf.length + chunk.length);
+    merged.set(this.#buf);
+    merged.set(chunk, this.#buf.length);
+    this.#buf = merged;
+    if (this.#buf.length > 1024) this.#onError(new Socks5Error("SOCKS5 handshake too long"));
+    else this.#check();
+  };
+
+  #onEnd = (): void => this.#onError(new Socks5Error("client closed during the SOCKS5 handshake"));
+
+  #onError = (e: Error): void => {
+    this.#error ??= e instanceof Socks5Error ? e : new Socks5Error(`client failed during the handshake: ${e.message}`);
+    this.#check();
+  };
+
+  #check(): void {
+    const w = this.#want;
+    if (!w) return;
+    if (this.#buf.length >= w.n) {
+      this.#want = undefined;
+      const out = this.#buf.subarray(0, w.n);
+      this.#buf = this.#buf.subarray(w.n);
+      w.resolve(out);
+    } else if (this.#error) {
+      this.#want = undefined;
+      w.reject(this.#error);
     }
-    const out = this.#buf.subarray(0, n);
-    this.#buf = this.#buf.subarray(n);
-    return out;
   }
 
-  get rest(): Uint8Array {
-    return this.#buf;
+  need(n: number): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      this.#want = { n, resolve, reject };
+      this.#check();
+    });
   }
+
+  detach(): Uint8Array {
+    this.socket.pause();
+    this.socket.off("data", this.#onData);
+    this.socket.off("end", this.#onEnd);
+    this.socket.off("error", this.#onError);
+    this.socket.off("close", this.#onEnd);
+    return this.#buf.slice();
+  }
+}
+
+function write(socket: net.Socket, bytes: number[]): Promise<void> {
+  return new Promise((resolve, reject) => socket.write(new Uint8Array(bytes), (e) => (e ? reject(e) : resolve())));
 }
 
 /**
@@ -62,17 +105,27 @@ class HandshakeReader {
  * after the request (they belong to the tunnel). Throws Socks5Error after replying where one is due.
  */
 export async function readSocks5Request(
-  conn: Deno.Conn,
+  conn: net.Socket,
 ): Promise<{ target: Socks5Target; rest: Uint8Array }> {
   const r = new HandshakeReader(conn);
+  try {
+    const target = await readRequest(r, conn);
+    return { target, rest: r.detach() };
+  } catch (e) {
+    r.detach();
+    throw e;
+  }
+}
+
+async function readRequest(r: HandshakeReader, conn: net.Socket): Promise<Socks5Target> {
   const [ver, nmethods] = await r.need(2);
   if (ver !== 5) throw new Socks5Error(`not SOCKS5 (version byte ${ver})`);
   const methods = await r.need(nmethods);
   if (!methods.includes(0)) {
-    await conn.write(new Uint8Array([5, 0xff]));
+    await write(conn, [5, 0xff]);
     throw new Socks5Error("client offers no supported authentication method (need no-auth)");
   }
-  await conn.write(new Uint8Array([5, 0]));
+  await write(conn, [5, 0]);
   const [v2, cmd, _rsv, atyp] = await r.need(4);
   if (v2 !== 5) throw new Socks5Error(`bad SOCKS5 request version ${v2}`);
   if (cmd !== 1) {
@@ -101,10 +154,10 @@ export async function readSocks5Request(
       Socks5Reply.ADDRESS_TYPE_NOT_SUPPORTED,
     );
   }
-  return { target, rest: r.rest.slice() };
+  return target;
 }
 
 /** Sends a reply with a zero IPv4 bind address. */
-export async function sendReply(conn: Deno.Conn, code: number): Promise<void> {
-  await conn.write(new Uint8Array([5, code, 0, 1, 0, 0, 0, 0, 0, 0]));
+export function sendReply(conn: net.Socket, code: number): Promise<void> {
+  return write(conn, [5, code, 0, 1, 0, 0, 0, 0, 0, 0]);
 }

@@ -1,29 +1,35 @@
 /**
- * SOCKS5 entry for one local pod (<podIP>:15080): the pod that owns the listener is the source.
- * Domain targets resolve against mesh service hostnames first (Kubernetes short forms relative to
- * the pod's namespace), then system DNS. The reply is sent once the upstream is up.
+ * SOCKS5 entry for one local pod (<podIP>:15080, or 127.0.0.1:15080 in the pod's namespace): the pod
+ * that owns the listener is the source. Domain targets resolve against mesh service hostnames first
+ * (Kubernetes short forms relative to the pod's namespace), then system DNS. The reply is sent once the
+ * upstream is up.
  */
+import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
+import type { TcpListener } from "../net/tcp_listener.ts";
 import type { ProxyState } from "../state/proxy_state.ts";
 import { resolveMeshHost } from "../state/resolve_host.ts";
 import type { Workload } from "../state/types.ts";
-import { canonicalIp } from "../state/ip.ts";
+import { canonicalIp, formatSocketAddr } from "../state/ip.ts";
 import { errorMessage } from "../error.ts";
-import { closeQuietly } from "./copy.ts";
-import type { OutboundOutcome, OutboundProxy } from "./outbound.ts";
+import type { OutboundContext, OutboundOutcome, OutboundProxy } from "./outbound.ts";
 import { formatTarget, readSocks5Request, sendReply, Socks5Reply, type Socks5Target } from "./socks5.ts";
 
 export interface Socks5ServerOptions {
-  readonly ip: string;
-  readonly port: number;
+  /** The listener (made by the pod's socket factory). */
+  readonly listener: TcpListener;
   /** The pod this listener belongs to (looked up again per connection: the config may change). */
-  readonly sourceUid: string;
+  readonly source: () => Workload | undefined;
+  /** Where its outbound connections start (the pod's socket factory). */
+  readonly context: OutboundContext;
   readonly state: ProxyState;
   readonly outbound: OutboundProxy;
   readonly clusterDomain: string;
   readonly log: Logger;
   /** A client whose SOCKS5 handshake was bad (counted by the caller). */
   readonly onRejected?: (reason: string) => void;
+  /** An accept that failed (EMFILE, …): the listener goes on (counted by the caller). */
+  readonly onAcceptError?: (errno: string) => void;
   /** A handshake must complete within this; a stalled client is closed (default 10 s). */
   readonly handshakeTimeoutMs?: number;
 }
@@ -46,38 +52,38 @@ export function replyFor(o: OutboundOutcome): number {
 }
 
 export class Socks5Server {
-  #listener?: Deno.TcpListener;
-
   constructor(readonly opts: Socks5ServerOptions) {}
 
+  /** Starts accepting. */
   listen(): void {
-    this.#listener = Deno.listen({ hostname: this.opts.ip, port: this.opts.port });
-    this.#acceptLoop(this.#listener);
-  }
-
-  get address(): Deno.NetAddr | undefined {
-    return this.#listener?.addr;
-  }
-
-  async #acceptLoop(l: Deno.TcpListener): Promise<void> {
-    try {
-      for await (const conn of l) {
-        conn.setNoDelay(true);
+    this.opts.listener.serve({
+      onConnection: ({ socket }) => {
         // Live connections are tracked (and drained) by the connection manager, not here.
-        this.#serve(conn).catch((e) => this.opts.log.warn("socks5 failed", { error: errorMessage(e) }));
-      }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) {
-        this.opts.log.error("socks5 accept failed", { error: errorMessage(e) });
-      }
-    }
+        this.#serve(socket).catch((e) => {
+          this.opts.log.warn("socks5 failed", { error: errorMessage(e) });
+          socket.destroy();
+        });
+      },
+      onAcceptError: (errno) => {
+        this.opts.log.warn("socks5 accept failed", { error: errno });
+        this.opts.onAcceptError?.(errno);
+      },
+    });
   }
 
-  async #serve(conn: Deno.Conn): Promise<void> {
+  get address(): { ip: string; port: number } {
+    return this.opts.listener.address;
+  }
+
+  async #serve(conn: net.Socket): Promise<void> {
     const o = this.opts;
-    const src: Workload | undefined = o.state.workload(o.sourceUid);
+    conn.on("error", () => {}); // errors are seen by whoever reads; never an uncaught event
+    const src: Workload | undefined = o.source();
     let req;
-    const timer = setTimeout(() => closeQuietly(conn), o.handshakeTimeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => conn.destroy(new Error("SOCKS5 handshake timed out")),
+      o.handshakeTimeoutMs ?? 10_000,
+    );
     try {
       req = await readSocks5Request(conn);
     } catch (e) {
@@ -87,14 +93,14 @@ export class Socks5Server {
         error: errorMessage(e),
       });
       o.onRejected?.(errorMessage(e));
-      closeQuietly(conn);
+      conn.destroy();
       return;
     } finally {
       clearTimeout(timer);
     }
     if (!src) {
       await sendReply(conn, Socks5Reply.GENERAL_FAILURE).catch(() => {});
-      closeQuietly(conn);
+      conn.destroy();
       o.log.warn("connection failed", {
         "src.addr": addr(conn),
         error: "failed to fetch information about local workload",
@@ -110,10 +116,10 @@ export class Socks5Server {
         error: `cannot resolve ${formatTarget(req.target)}`,
       });
       await sendReply(conn, Socks5Reply.HOST_UNREACHABLE).catch(() => {});
-      closeQuietly(conn);
+      conn.destroy();
       return;
     }
-    await o.outbound.handle(src, conn, dst, (outcome) => sendReply(conn, replyFor(outcome)), req.rest);
+    await o.outbound.handle(o.context, src, conn, dst, (outcome) => sendReply(conn, replyFor(outcome)), req.rest);
   }
 
   async #resolve(t: Socks5Target, src: Workload): Promise<{ ip: string; port: number } | undefined> {
@@ -133,15 +139,10 @@ export class Socks5Server {
 
   /** Stops accepting; live connections are drained by the connection manager. */
   close(): void {
-    try {
-      this.#listener?.close();
-    } catch {
-      // already closed
-    }
+    this.opts.listener.close();
   }
 }
 
-function addr(conn: Deno.Conn): string {
-  const a = conn.remoteAddr as Deno.NetAddr;
-  return `${a.hostname}:${a.port}`;
+function addr(conn: net.Socket): string {
+  return formatSocketAddr(canonicalIp(conn.remoteAddress ?? "") ?? conn.remoteAddress ?? "", conn.remotePort ?? 0);
 }

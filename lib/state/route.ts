@@ -7,10 +7,7 @@ import { canonicalIp, formatSocketAddr, ipFamily, isLoopback } from "./ip.ts";
 import { LoadBalancerState, preferLocality, type Weighted } from "./load_balancer.ts";
 import type { Endpoint, ProxyState } from "./proxy_state.ts";
 import { type GatewayAddress, type Service, serviceKey, type Workload } from "./types.ts";
-
-export const HBONE_PORT = 15008;
-/** zt's own listener ports; a mesh address on one of them is a self call. */
-export const PROXY_PORTS: ReadonlySet<number> = new Set([15001, 15006, 15008, 15080]);
+import { HBONE_PORT, PROXY_PORTS } from "../config/ports.ts";
 
 export interface Target {
   readonly ip: string;

@@ -7,7 +7,8 @@
  */
 import { canonicalIp, parseSocketAddr } from "./ip.ts";
 import type { ProxyState } from "./proxy_state.ts";
-import { PROXY_PORTS, type Target } from "./route.ts";
+import type { Target } from "./route.ts";
+import { PROXY_PORTS } from "../config/ports.ts";
 import type { Workload } from "./types.ts";
 
 export type InboundRoute =

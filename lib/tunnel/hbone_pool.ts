@@ -8,7 +8,8 @@ import { formatIdentity } from "../identity/spiffe.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage, ZtError } from "../error.ts";
 import { checkServerIdentity } from "./tls.ts";
-import { ClientContexts, dialSecure, type TlsBackend } from "./secure_channel.ts";
+import { ClientContexts, type DialFailure, DialError, dialSecure, type TlsBackend } from "./secure_channel.ts";
+import type { SocketFactory } from "../net/socket_factory.ts";
 import { type H2Options, H2Session } from "./h2/session.ts";
 import type { H2Stream, Headers } from "./h2/stream.ts";
 
@@ -25,6 +26,8 @@ export interface HboneTarget {
    * destination sees the real source as ztunnel's in-pod sockets give it. Part of the pool key.
    */
   readonly srcIp?: string;
+  /** The source pod's socket factory: in-pod mode dials from the pod's netns, marked. Part of the key. */
+  readonly factory: SocketFactory;
 }
 
 export interface HboneResponse {
@@ -38,17 +41,22 @@ export interface HbonePoolOptions {
   readonly maxStreamsPerConnection: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs?: number;
+  /** A CONNECT without a response by then fails (default 10 s). */
+  readonly responseTimeoutMs?: number;
   readonly log: Logger;
   /** Which TLS dials the connections (default node:tls). */
   readonly tls?: TlsBackend;
 }
 
-/** Why a tunnel could not be opened: `kind` tells the proxy how to report it. */
+/** Why a tunnel could not be opened: `failure` tells the proxy how to report it. */
 export class HboneConnectError extends ZtError {
-  constructor(kind: "tls" | "connect" | "h2", message: string) {
-    super(kind, message);
+  constructor(readonly failure: DialFailure | "h2", message: string) {
+    super(failure === "tls" || failure === "h2" ? failure : "connect", message);
   }
 }
+
+/** How long a CONNECT waits for its response before the tunnel counts as failed. */
+const RESPONSE_TIMEOUT_MS = 10_000;
 
 interface Entry {
   session: H2Session;
@@ -71,7 +79,22 @@ export class HbonePool {
     entry.reserved--;
     const stream = entry.session.request([[":method", "CONNECT"], [":authority", authority], ...extra]);
     this.#touch(entry);
-    const headers = await stream.response!;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        stream.reset();
+        reject(new HboneConnectError("timeout", `no response to CONNECT ${authority} within ${this.#responseTimeoutMs} ms`));
+      }, this.#responseTimeoutMs);
+    });
+    let headers: Headers;
+    try {
+      headers = await Promise.race([stream.response!, timeout]);
+    } catch (e) {
+      if (e instanceof HboneConnectError) throw e;
+      throw new HboneConnectError("h2", errorMessage(e));
+    } finally {
+      clearTimeout(timer);
+    }
     let status = 0;
     for (const [k, v] of headers) if (k === ":status") status = Number(v);
     return { stream, status, headers };
@@ -87,11 +110,15 @@ export class HbonePool {
   #key(t: HboneTarget): string {
     return `${formatIdentity(t.cert.identity)}#${t.cert.serialNumber}|${
       [...t.expectedIdentities].sort().join(",")
-    }|${t.ip}:${t.port}|${t.srcIp ?? ""}`;
+    }|${t.ip}:${t.port}|${t.srcIp ?? ""}|${t.factory.id}`;
+  }
+
+  get #responseTimeoutMs(): number {
+    return this.opts.responseTimeoutMs ?? RESPONSE_TIMEOUT_MS;
   }
 
   async #session(target: HboneTarget): Promise<Entry> {
-    if (this.#closed) throw new HboneConnectError("connect", "pool closed");
+    if (this.#closed) throw new HboneConnectError("failed", "pool closed");
     const key = this.#key(target);
     for (;;) {
       const list = this.#byKey.get(key);
@@ -133,8 +160,7 @@ export class HbonePool {
         this.opts.connectTimeoutMs ?? 10_000,
       );
     } catch (e) {
-      const kind = e instanceof ZtError && e.kind === "connect" ? "connect" : "tls";
-      throw new HboneConnectError(kind, errorMessage(e));
+      throw new HboneConnectError(e instanceof DialError ? e.failure : "failed", errorMessage(e));
     }
     const refuse = checkServerIdentity(ch, target.expectedIdentities);
     if (refuse) {

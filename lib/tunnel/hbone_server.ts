@@ -1,9 +1,15 @@
 /**
- * HBONE server for one local pod: mTLS on <podIP>:15008 with the pod's certificate, HTTP/2, one
- * CONNECT stream per tunnelled connection. It authenticates peers; what to do with a stream (route,
- * authorize, connect) is the inbound proxy's decision, handed over through `onTunnel`.
+ * HBONE server for one local pod: mTLS on :15008 with the pod's certificate, HTTP/2, one CONNECT stream
+ * per tunnelled connection. Connections come from a listener the pod's socket factory made (in the
+ * pod's netns, or on the pod's IP); node:tls does the handshake for each (`emit("connection")`: its
+ * client-certificate checks and handshake timeout, without its accept loop). It authenticates peers;
+ * what to do with a stream (route, authorize, connect) is the inbound proxy's decision (`onTunnel`).
  */
+import type net from "node:net";
 import tls from "node:tls";
+import type { TcpListener } from "../net/tcp_listener.ts";
+import { SocketConn } from "../net/socket_conn.ts";
+import { tieToTransport, transportOf } from "./tls_transport.ts";
 import type { Identity } from "../identity/spiffe.ts";
 import type { WorkloadCertificate } from "../identity/certificate.ts";
 import type { Logger } from "../log/logger.ts";
@@ -16,6 +22,7 @@ import { type H2Options, H2Session } from "./h2/session.ts";
 import type { H2Stream, Headers } from "./h2/stream.ts";
 import { H2Error } from "./h2/h2_error.ts";
 import { ErrorCode } from "./h2/frame.ts";
+import { canonicalIp } from "../state/ip.ts";
 
 /** A CONNECT stream that arrived, with the connection facts the inbound proxy decides on. */
 export interface InboundTunnel {
@@ -29,9 +36,15 @@ export interface InboundTunnel {
 }
 
 export interface HboneServerOptions {
-  readonly ip: string;
-  readonly port: number;
-  readonly cert: WorkloadCertificate;
+  /** Where connections come from (made by the pod's socket factory). */
+  readonly listener: TcpListener;
+  /**
+   * The pod's certificate. Absent when the pod's workload is not known yet (in-pod mode: istio-cni may
+   * add a pod before xDS has it): connections then wait for `updateCertificate`, up to
+   * `certificateWaitMs`, and are dropped after it (ztunnel's UnknownWorkload).
+   */
+  readonly cert?: WorkloadCertificate;
+  readonly certificateWaitMs?: number;
   readonly h2: H2Options;
   readonly log: Logger;
   readonly onTunnel: (t: InboundTunnel) => void;
@@ -42,90 +55,133 @@ export interface HboneServerOptions {
   readonly onRejected?: (kind: "tls" | "h2", reason: string) => void;
   /** Which TLS terminates the connections (default node:tls). */
   readonly tls?: TlsBackend;
+  /** A TLS handshake must finish within this (default 10 s); a stalled peer is dropped. */
+  readonly handshakeTimeoutMs?: number;
+  /** An accept that failed (EMFILE, …): the listener goes on (counted by the caller). */
+  readonly onAcceptError?: (errno: string) => void;
 }
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+const CERTIFICATE_WAIT_MS = 5_000;
 
 export class HboneServer {
   #server?: tls.Server;
-  #listener?: Deno.TcpListener;
   #ctx?: TlsContext;
   #sessions = new Set<H2Session>();
-  #trustDomain: string;
+  #trustDomain = "";
   #draining = false;
+  /** Connections that arrived before the pod had a certificate. */
+  #waiting = new Set<{ socket: net.Socket; timer: ReturnType<typeof setTimeout> }>();
 
   constructor(readonly opts: HboneServerOptions) {
-    this.#trustDomain = opts.cert.identity.trustDomain;
-    if (opts.tls === "openssl") {
-      this.#ctx = TlsContext.create(opts.cert, "server");
+    if (opts.cert) this.updateCertificate(opts.cert);
+  }
+
+  #createServer(cert: WorkloadCertificate): void {
+    if (this.opts.tls === "openssl") {
+      this.#ctx = TlsContext.create(cert, "server");
       return;
     }
     this.#server = tls.createServer({
-      ...tlsOptions(opts.cert),
+      ...tlsOptions(cert),
       requestCert: true,
       rejectUnauthorized: true,
+      handshakeTimeout: this.opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     });
-    this.#server.on("secureConnection", (socket: tls.TLSSocket) => this.#accept(nodeChannel(socket)));
+    this.#server.on("secureConnection", (socket: tls.TLSSocket) => {
+      const transport = transportOf(socket);
+      if (transport) tieToTransport(socket, transport);
+      this.#accept(nodeChannel(socket));
+    });
     this.#server.on("tlsClientError", (err: Error) => this.#handshakeFailed(err));
+  }
+
+  get hasCertificate(): boolean {
+    return this.#server !== undefined || this.#ctx !== undefined;
   }
 
   #handshakeFailed(err: unknown): void {
     this.opts.log.debug("tls handshake failed", {
       error: errorMessage(err),
-      listener: `${this.opts.ip}:${this.opts.port}`,
+      listener: `${this.address.ip}:${this.address.port}`,
     });
     this.opts.onRejected?.("tls", errorMessage(err));
   }
 
+  /** Starts accepting connections. */
   listen(): Promise<void> {
-    if (this.#ctx) {
-      this.#listener = Deno.listen({ hostname: this.opts.ip, port: this.opts.port });
-      this.#acceptLoop(this.#listener);
-      return Promise.resolve();
-    }
-    const server = this.#server!;
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(e);
-      server.once("error", onError);
-      server.listen(this.opts.port, this.opts.ip, () => {
-        server.off("error", onError);
-        resolve();
-      });
+    this.opts.listener.serve({
+      allowHalfOpen: this.opts.tls === "openssl",
+      onConnection: ({ socket }) => this.#connection(socket),
+      onAcceptError: (errno) => {
+        this.opts.log.warn("hbone accept failed", { error: errno, listener: this.#where() });
+        this.opts.onAcceptError?.(errno);
+      },
     });
+    return Promise.resolve();
   }
 
-  async #acceptLoop(l: Deno.TcpListener): Promise<void> {
-    try {
-      for await (const conn of l) {
-        conn.setNoDelay(true);
-        OpenSslSocket.connect(conn, this.#ctx!, "server", HANDSHAKE_TIMEOUT_MS).then(
-          (sock) => this.#accept(openSslChannel(sock)),
-          (e) => this.#handshakeFailed(e),
-        );
-      }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) {
-        this.opts.log.error("hbone accept failed", { error: errorMessage(e) });
-      }
+  #connection(socket: net.Socket): void {
+    if (this.#draining) return void socket.destroy();
+    socket.on("error", () => {}); // a reset before the handshake: nothing to report but the close
+    if (!this.hasCertificate) {
+      socket.pause();
+      const entry = {
+        socket,
+        timer: setTimeout(() => {
+          this.#waiting.delete(entry);
+          socket.destroy();
+          this.opts.log.warn("connection failed", {
+            "src.addr": `${socket.remoteAddress}:${socket.remotePort}`,
+            error: "unknown workload: the pod has no certificate yet",
+          });
+          this.opts.onRejected?.("tls", "unknown workload");
+        }, this.opts.certificateWaitMs ?? CERTIFICATE_WAIT_MS),
+      };
+      this.#waiting.add(entry);
+      return;
     }
+    if (!this.#ctx) {
+      this.#server!.emit("connection", socket);
+      return;
+    }
+    const timeout = this.opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+    OpenSslSocket.connect(new SocketConn(socket), this.#ctx, "server", timeout).then(
+      (sock) => this.#accept(openSslChannel(sock)),
+      (e) => {
+        socket.destroy();
+        this.#handshakeFailed(e);
+      },
+    );
+  }
+
+  #where(): string {
+    const a = this.address;
+    return `${a.ip}:${a.port}`;
   }
 
   get address(): { ip: string; port: number } {
-    if (this.#listener) {
-      const a = this.#listener.addr as Deno.NetAddr;
-      return { ip: a.hostname, port: a.port };
-    }
-    const a = this.#server?.address();
-    if (a && typeof a === "object") return { ip: a.address, port: a.port };
-    return { ip: this.opts.ip, port: this.opts.port };
+    return this.opts.listener.address;
   }
 
   get sessionCount(): number {
     return this.#sessions.size;
   }
 
-  /** Rotates the certificate for new handshakes; live connections keep theirs. */
+  /** Sets or rotates the certificate for new handshakes; live connections keep theirs. */
   updateCertificate(cert: WorkloadCertificate): void {
+    this.#trustDomain = cert.identity.trustDomain;
+    if (!this.hasCertificate) {
+      this.#createServer(cert);
+      const waiting = [...this.#waiting];
+      this.#waiting.clear();
+      for (const w of waiting) {
+        clearTimeout(w.timer);
+        w.socket.resume();
+        this.#connection(w.socket);
+      }
+      return;
+    }
     if (this.#ctx) {
       // Live connections hold their own reference inside OpenSSL; free the old context after a while.
       const old = this.#ctx;
@@ -150,7 +206,7 @@ export class HboneServer {
       return;
     }
     const id = identityOf(ch.peerSans)!;
-    const local = { ip: ch.local.ip || this.opts.ip, port: ch.local.port || this.opts.port };
+    const local = { ip: canonicalIp(ch.local.ip) ?? ch.local.ip, port: ch.local.port || this.address.port };
     const session = new H2Session(socket, "server", this.opts.h2);
     this.#sessions.add(session);
     session.closed.then(() => {
@@ -196,10 +252,12 @@ export class HboneServer {
   }
 
   #stopListening(): void {
-    this.#server?.close();
-    try {
-      this.#listener?.close();
-    } catch { /* closed */ }
+    this.opts.listener.close();
+    for (const w of this.#waiting) {
+      clearTimeout(w.timer);
+      w.socket.destroy();
+    }
+    this.#waiting.clear();
   }
 
   /** Resolves once every session has closed. */

@@ -3,14 +3,19 @@
  * or `openssl` (libssl through FFI, lib/tunnel/openssl/). HBONE's server and client pool only see
  * this: the byte socket for HTTP/2 and the peer facts to check identities on.
  */
+import type net from "node:net";
 import tls from "node:tls";
 import type { WorkloadCertificate } from "../identity/certificate.ts";
 import { ZtError } from "../error.ts";
 import type { H2Socket } from "./h2/session.ts";
 import { tlsOptions, uriSans } from "./tls.ts";
+import { tieToTransport } from "./tls_transport.ts";
 import { TlsContext } from "./openssl/openssl_context.ts";
 import { OpenSslSocket } from "./openssl/openssl_socket.ts";
 import { peerUriSans } from "./openssl/openssl_peer.ts";
+import { ConnectError, type ConnectFailure, type SocketFactory } from "../net/socket_factory.ts";
+import { SocketConn } from "../net/socket_conn.ts";
+import { canonicalIp } from "../state/ip.ts";
 
 export type TlsBackend = "node" | "openssl";
 
@@ -25,6 +30,11 @@ export interface SecureChannel {
   readonly local: { readonly ip: string; readonly port: number };
 }
 
+/** An address as the state indexes it (v4-mapped IPv6 from a dual-stack listener becomes IPv4). */
+function canonical(ip: string | undefined): string {
+  return canonicalIp(ip ?? "") ?? ip ?? "";
+}
+
 /** The facts of a node:tls socket after its handshake. */
 export function nodeChannel(s: tls.TLSSocket): SecureChannel {
   s.setNoDelay(true);
@@ -33,8 +43,8 @@ export function nodeChannel(s: tls.TLSSocket): SecureChannel {
     authorized: s.authorized,
     authorizationError: s.authorizationError ? String(s.authorizationError) : undefined,
     peerSans: uriSans(s.getPeerCertificate()),
-    peer: { ip: s.remoteAddress ?? "", port: s.remotePort ?? 0 },
-    local: { ip: s.localAddress ?? "", port: s.localPort ?? 0 },
+    peer: { ip: canonical(s.remoteAddress), port: s.remotePort ?? 0 },
+    local: { ip: canonical(s.localAddress), port: s.localPort ?? 0 },
   };
 }
 
@@ -46,8 +56,8 @@ export function openSslChannel(s: OpenSslSocket): SecureChannel {
     authorized: info?.authorized ?? false,
     authorizationError: info?.authorizationError,
     peerSans: info ? peerUriSans(info) : [],
-    peer: { ip: s.remoteAddr.hostname, port: s.remoteAddr.port },
-    local: { ip: s.localAddr.hostname, port: s.localAddr.port },
+    peer: { ip: canonical(s.remoteAddr.hostname), port: s.remoteAddr.port },
+    local: { ip: canonical(s.localAddr.hostname), port: s.localAddr.port },
   };
 }
 
@@ -83,55 +93,65 @@ export class ClientContexts {
   }
 }
 
+/** Why a dial failed: the TCP connect (refused, timeout, unreachable, …) or the TLS handshake. */
+export type DialFailure = ConnectFailure | "tls";
+
+export class DialError extends ZtError {
+  constructor(readonly failure: DialFailure, message: string) {
+    super(failure === "tls" ? "tls" : "connect", message);
+  }
+}
+
 /**
- * Dials an mTLS connection with the source's certificate. The identity of the server is the caller's
+ * Dials an mTLS connection with the source's certificate, over a TCP connection the source's socket
+ * factory makes (its netns, its mark, its source address). The identity of the server is the caller's
  * to check (`peerSans`), as ztunnel's client checks SPIFFE ids, not host names.
  */
 export async function dialSecure(
   backend: TlsBackend,
-  target: { ip: string; port: number; srcIp?: string; cert: WorkloadCertificate },
+  target: { ip: string; port: number; srcIp?: string; cert: WorkloadCertificate; factory: SocketFactory },
   contexts: ClientContexts,
   timeoutMs: number,
 ): Promise<SecureChannel> {
+  let tcp: net.Socket;
+  try {
+    tcp = await target.factory.connectTcp({ ip: target.ip, port: target.port }, {
+      src: target.srcIp,
+      timeoutMs,
+      allowHalfOpen: backend === "openssl",
+    });
+  } catch (e) {
+    if (e instanceof ConnectError) throw new DialError(e.failure, e.message);
+    throw new DialError("failed", `${target.ip}:${target.port}: ${(e as Error).message}`);
+  }
   if (backend === "openssl") {
-    let conn: Deno.TcpConn;
     try {
-      conn = await Deno.connect({ hostname: target.ip, port: target.port });
+      const sock = await OpenSslSocket.connect(new SocketConn(tcp), contexts.get(target.cert), "client", timeoutMs);
+      return openSslChannel(sock);
     } catch (e) {
-      throw new ZtError("connect", `${target.ip}:${target.port}: ${(e as Error).message}`);
+      tcp.destroy();
+      throw new DialError("tls", `${target.ip}:${target.port}: ${(e as Error).message}`);
     }
-    conn.setNoDelay(true);
-    const sock = await OpenSslSocket.connect(conn, contexts.get(target.cert), "client", timeoutMs);
-    return openSslChannel(sock);
   }
   return await new Promise<SecureChannel>((resolve, reject) => {
-    // `localAddress` reaches net.connect (node's types omit it from tls.ConnectionOptions).
-    const socket = tls.connect(
-      <tls.ConnectionOptions> {
-        ...tlsOptions(target.cert),
-        host: target.ip,
-        port: target.port,
-        localAddress: target.srcIp,
-        rejectUnauthorized: true,
-        checkServerIdentity: () => undefined,
-      },
-    );
+    const socket = tls.connect({
+      ...tlsOptions(target.cert),
+      socket: tcp,
+      rejectUnauthorized: true,
+      checkServerIdentity: () => undefined,
+    });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new ZtError("connect", `connect to ${target.ip}:${target.port} timed out`));
+      reject(new DialError("timeout", `TLS handshake with ${target.ip}:${target.port} timed out`));
     }, timeoutMs);
     socket.once("error", (e: Error) => {
       clearTimeout(timer);
-      const refused = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET/.test(e.message);
-      reject(
-        new ZtError(
-          refused && !socket.encrypted ? "connect" : "tls",
-          `${target.ip}:${target.port}: ${e.message}`,
-        ),
-      );
+      tcp.destroy();
+      reject(new DialError("tls", `${target.ip}:${target.port}: ${e.message}`));
     });
     socket.once("secureConnect", () => {
       clearTimeout(timer);
+      tieToTransport(socket, tcp);
       resolve(nodeChannel(socket));
     });
   });

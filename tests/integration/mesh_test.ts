@@ -9,6 +9,7 @@ import { roundTrip, socks5Connect } from "../fakes/socks5_client.ts";
 import { type NodeProcess, startNode, writeMeshFiles } from "../fakes/zt_node.ts";
 import { BuiltinCa } from "../../lib/identity/builtin_ca.ts";
 import { HbonePool } from "../../lib/tunnel/hbone_pool.ts";
+import { hostFactory } from "../fakes/socket_kit.ts";
 import { DEFAULT_H2_OPTIONS } from "../../lib/tunnel/h2/session.ts";
 import { silentLogger } from "../../lib/log/logger.ts";
 
@@ -213,6 +214,7 @@ for (const tls of ["node", "openssl"] as const) {
               expectedIdentities: ["spiffe://cluster.local/ns/ambient-demo/sa/echo"],
               ip: ECHO_B,
               port: 15008,
+              factory: hostFactory(),
             };
             const ok = await pool.connect(target, `${ECHO_B}:7070`);
             assert.equal(ok.status, 200);

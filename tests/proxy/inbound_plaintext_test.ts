@@ -1,6 +1,6 @@
 /**
- * Inbound plaintext (15006) on loopback: the accepted socket's local address stands for the original
- * destination (what TPROXY gives), so an accepted connection is handed over with that address. RBAC
+ * Inbound plaintext (15006) on loopback: an accepted connection is handed over with an original
+ * destination (what SO_ORIGINAL_DST or TPROXY give in capture). RBAC
  * runs with no identity; allowed bytes reach the app, denied connections never do; the access log
  * carries the real client address; live connections are closed when policy turns against them.
  */
@@ -13,18 +13,18 @@ import { ProxyState } from "../../lib/state/proxy_state.ts";
 import type { Decision, RbacConnection } from "../../lib/policy/model.ts";
 import { startEchoServer } from "../fakes/echo_server.ts";
 import { workload } from "../state/fixtures.ts";
+import { hostFactory } from "../fakes/socket_kit.ts";
+import type net from "node:net";
 
 const POD_IP = "127.31.0.5";
 
-/** A real accepted connection whose localAddr reads as `dst`, as a TPROXY'd one would. */
-function asCaptured(conn: Deno.TcpConn, dst: Deno.NetAddr): Deno.TcpConn {
-  return new Proxy(conn, {
-    get(target, p) {
-      if (p === "localAddr") return dst;
-      const v = Reflect.get(target, p, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
+/** Resolves once `pred` holds (polling the live state the proxies update from callbacks). */
+async function until(pred: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 function setup(decide: (c: RbacConnection) => Decision) {
@@ -52,12 +52,16 @@ function setup(decide: (c: RbacConnection) => Decision) {
     reporter: new ConnectionReporter(new Logger(sink, "access")),
     log: new Logger(sink, "inbound"),
   });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = hostFactory().listenTcp({ ip: "127.0.0.1", port: 0 });
+  const accepted: Array<(s: net.Socket) => void> = [];
+  listener.serve({ onConnection: ({ socket }) => accepted.shift()?.(socket) });
+  const ctx = { factory: hostFactory(), spoofSource: false, podUid: "httpbin-1" };
   /** Connects and hands the accepted side over as captured for `dst`. */
-  const connect = async (dst: Deno.NetAddr) => {
-    const client = await Deno.connect({ hostname: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port });
-    const accepted = await listener.accept();
-    const done = plaintext.handle(asCaptured(accepted, dst));
+  const connect = async (dst: { hostname: string; port: number }) => {
+    const sock = new Promise<net.Socket>((r) => accepted.push(r));
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.address.port });
+    const started = plaintext.handle(ctx, await sock, { ip: dst.hostname, port: dst.port });
+    const done = started.then(() => until(() => logs.some((l) => l.message === "connection complete")));
     return { client, done, clientAddr: client.localAddr as Deno.NetAddr };
   };
   const close = async () => {
@@ -91,7 +95,7 @@ const strict: Decision = {
 Deno.test("inbound plaintext: allowed → relayed to the pod's app; RBAC saw no identity; the log has the client's address", async () => {
   const f = setup(() => allow);
   try {
-    const dst = { transport: "tcp" as const, hostname: POD_IP, port: f.app.port };
+    const dst = { hostname: POD_IP, port: f.app.port };
     const { client, done, clientAddr } = await f.connect(dst);
     await client.write(new TextEncoder().encode("hello app"));
     await client.closeWrite();
@@ -116,7 +120,7 @@ Deno.test("inbound plaintext: allowed → relayed to the pod's app; RBAC saw no 
 Deno.test("inbound plaintext: STRICT denies → the app never sees a connection; logged as a policy rejection", async () => {
   const f = setup(() => strict);
   try {
-    const { client, done } = await f.connect({ transport: "tcp", hostname: POD_IP, port: f.app.port });
+    const { client, done } = await f.connect({ hostname: POD_IP, port: f.app.port });
     await client.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n")).catch(() => {});
     assert.equal(await readAll(client), "");
     client.close();
@@ -138,11 +142,12 @@ Deno.test("inbound plaintext: not a local pod, or a zt port, is refused before R
   const f = setup(() => allow);
   try {
     for (const dst of [{ hostname: "127.31.0.77", port: 80 }, { hostname: POD_IP, port: 15008 }]) {
-      const { client, done } = await f.connect({ transport: "tcp", ...dst });
+      const { client, done } = await f.connect({ ...dst });
       assert.equal(await readAll(client), "");
       client.close();
       await done;
     }
+    await until(() => f.logs.filter((l) => l.message === "connection complete").length === 2);
     assert.deepEqual(f.rbac, []);
     const errors = f.logs.filter((l) => l.message === "connection complete").map((l) => l.error);
     assert.deepEqual(errors, [
@@ -158,7 +163,7 @@ Deno.test("inbound plaintext: a live connection is closed when a policy update d
   let decision = allow;
   const f = setup(() => decision);
   try {
-    const { client, done } = await f.connect({ transport: "tcp", hostname: POD_IP, port: f.app.port });
+    const { client, done } = await f.connect({ hostname: POD_IP, port: f.app.port });
     await client.write(new TextEncoder().encode("ping"));
     const buf = new Uint8Array(4);
     assert.equal(await client.read(buf), 4);

@@ -4,13 +4,14 @@ import { Socks5Server } from "../../lib/proxy/socks5_server.ts";
 import type { OutboundProxy } from "../../lib/proxy/outbound.ts";
 import { ProxyState } from "../../lib/state/proxy_state.ts";
 import { silentLogger } from "../../lib/log/logger.ts";
+import { hostFactory } from "../fakes/socket_kit.ts";
 
 Deno.test("socks5: a client that stalls mid-handshake is closed after the handshake timeout", async () => {
   const rejected: string[] = [];
   const server = new Socks5Server({
-    ip: "127.0.0.1",
-    port: 0,
-    sourceUid: "none",
+    listener: hostFactory().listenTcp({ ip: "127.0.0.1", port: 0 }),
+    source: () => undefined,
+    context: { factory: hostFactory(), podUid: "none" },
     state: new ProxyState(),
     outbound: {} as OutboundProxy, // never reached: the handshake does not complete
     clusterDomain: "cluster.local",

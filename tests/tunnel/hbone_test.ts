@@ -7,6 +7,7 @@ import { echoStream, readAll } from "../fakes/h2_streams.ts";
 import http2 from "node:http2";
 import net from "node:net";
 import { makeTestPki } from "../fakes/test_pki.ts";
+import { hostFactory } from "../fakes/socket_kit.ts";
 import { HboneServer, type InboundTunnel } from "../../lib/tunnel/hbone_server.ts";
 import { HboneConnectError, HbonePool } from "../../lib/tunnel/hbone_pool.ts";
 import { DEFAULT_H2_OPTIONS } from "../../lib/tunnel/h2/session.ts";
@@ -26,8 +27,7 @@ async function startServer(
   onTunnel: (t: InboundTunnel) => void,
 ): Promise<HboneServer> {
   const server = new HboneServer({
-    ip: "127.0.0.1",
-    port: 0,
+    listener: hostFactory().listenTcp({ ip: "127.0.0.1", port: 0 }),
     cert,
     h2: DEFAULT_H2_OPTIONS,
     log: silentLogger(),
@@ -61,7 +61,7 @@ Deno.test("hbone: zt client ⇄ zt server, echo with half-close, 2 MiB", async (
       cert,
       expectedIdentities: [SERVER_ID],
       ip: "127.0.0.1",
-      port: server.address.port,
+      port: server.address.port, factory: hostFactory(),
     }, "10.0.0.1:80");
     assert.equal(res.status, 200);
     const data = bytes(2 << 20);
@@ -88,7 +88,7 @@ Deno.test("hbone: the client refuses a server without an expected identity", asy
         cert,
         expectedIdentities: ["spiffe://cluster.local/ns/demo/sa/other"],
         ip: "127.0.0.1",
-        port: server.address.port,
+        port: server.address.port, factory: hostFactory(),
       }, "10.0.0.1:80"),
       (e) => e instanceof HboneConnectError && e.kind === "tls" && /not one of the expected/.test(e.message),
     );
@@ -107,8 +107,7 @@ Deno.test("hbone: the server refuses another CA's client and a foreign trust dom
   let tunnels = 0;
   let refused = 0;
   const server = new HboneServer({
-    ip: "127.0.0.1",
-    port: 0,
+    listener: hostFactory().listenTcp({ ip: "127.0.0.1", port: 0 }),
     cert: await pki.issue("demo", "server"),
     h2: DEFAULT_H2_OPTIONS,
     log: silentLogger(),
@@ -130,14 +129,14 @@ Deno.test("hbone: the server refuses another CA's client and a foreign trust dom
         cert: { ...rogue, rootsPem: (await pki.issue("x", "y")).rootsPem },
         expectedIdentities: [SERVER_ID],
         ip: "127.0.0.1",
-        port: server.address.port,
+        port: server.address.port, factory: hostFactory(),
       }, "10.0.0.1:80"),
     );
     // Signed by the mesh CA but for another trust domain: accepted by TLS, refused by zt.
     const td = await pki.issue("demo", "client", { trustDomain: "evil.example" });
     await assert.rejects(
       pool.connect(
-        { cert: td, expectedIdentities: [SERVER_ID], ip: "127.0.0.1", port: server.address.port },
+        { cert: td, expectedIdentities: [SERVER_ID], ip: "127.0.0.1", port: server.address.port, factory: hostFactory() },
         "10.0.0.1:80",
       ),
     );
@@ -240,6 +239,7 @@ Deno.test("interop: zt HBONE client → node:http2 (nghttp2) server", async () =
       expectedIdentities: [SERVER_ID],
       ip: "127.0.0.1",
       port,
+      factory: hostFactory(),
     }, "10.9.8.7:443");
     assert.equal(res.status, 200);
     const data = bytes(500_000);

@@ -1,10 +1,11 @@
 /**
- * A TLS connection over a Deno.TcpConn with OpenSSL doing the crypto through two memory BIOs:
+ * A TLS connection over a PullConn with OpenSSL doing the crypto through two memory BIOs:
  * ciphertext read from the conn goes into the read BIO, SSL_read yields plaintext; SSL_write puts
  * ciphertext into the write BIO, which one async writer loop moves to the conn. It has the shape of
  * an `H2Socket` (write/cork/uncork/end/destroy, data/drain/end/close/error events), so an H2Session
  * runs over it as over a node:tls socket.
  */
+import type { ConnAddr, PullConn } from "../../net/socket_conn.ts";
 import { ZtError } from "../../error.ts";
 import type { H2Socket } from "../h2/session.ts";
 import type { TlsContext, TlsRole } from "./openssl_context.ts";
@@ -34,7 +35,7 @@ const MIN_PLAINTEXT = 16 * 1024;
 const POOLED_READ = 64 * 1024;
 
 export class OpenSslSocket extends SocketEvents implements H2Socket {
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: PullConn;
   readonly #lib: OpenSsl;
   #ssl: Deno.PointerValue;
   readonly #rbio: Deno.PointerValue;
@@ -56,7 +57,7 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
   #readEnded = false;
   #closed = false;
 
-  private constructor(conn: Deno.TcpConn, ctx: TlsContext, role: TlsRole, opts: OpenSslSocketOptions) {
+  private constructor(conn: PullConn, ctx: TlsContext, role: TlsRole, opts: OpenSslSocketOptions) {
     super();
     this.#conn = conn;
     this.#lib = ctx.lib;
@@ -85,7 +86,7 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
    * server, that the client sent one); identity checks (SPIFFE SANs) are the caller's.
    */
   static async connect(
-    conn: Deno.TcpConn,
+    conn: PullConn,
     ctx: TlsContext,
     role: TlsRole,
     timeoutMs: number,
@@ -175,10 +176,10 @@ export class OpenSslSocket extends SocketEvents implements H2Socket {
   get alpnProtocol(): string | undefined {
     return this.#peer?.alpnProtocol;
   }
-  get localAddr(): Deno.NetAddr {
+  get localAddr(): ConnAddr {
     return this.#conn.localAddr;
   }
-  get remoteAddr(): Deno.NetAddr {
+  get remoteAddr(): ConnAddr {
     return this.#conn.remoteAddr;
   }
   setNoDelay(noDelay = true): void {

@@ -57,8 +57,16 @@ export class CaptureListeners {
     const host = o.bindHost ?? "0.0.0.0";
     checkNonlocalBind(o.factory);
     try {
-      this.#listen({ ip: host, port: o.outboundPort ?? OUTBOUND_PORT }, "outbound", (s, fd) => this.#outbound(s, fd));
-      this.#listen({ ip: host, port: o.inboundPort ?? INBOUND_PLAINTEXT_PORT }, "inbound", (s, fd) => this.#inbound(s, fd));
+      this.#listen(
+        { ip: host, port: o.outboundPort ?? OUTBOUND_PORT },
+        "outbound",
+        (s, fd) => this.#outbound(s, fd),
+      );
+      this.#listen(
+        { ip: host, port: o.inboundPort ?? INBOUND_PLAINTEXT_PORT },
+        "inbound",
+        (s, fd) => this.#inbound(s, fd),
+      );
     } catch (e) {
       this.close();
       throw e;
@@ -108,7 +116,9 @@ export class CaptureListeners {
   #inbound(conn: net.Socket, fd: number): void {
     const dst = localAddress(this.#opts.factory.libc, fd);
     if (!dst) return void conn.destroy();
-    const pod = this.#opts.inbound.state.workloadsWithIp(dst.ip).find((w) => w.node === this.#opts.inbound.node);
+    const pod = this.#opts.inbound.state.workloadsWithIp(dst.ip).find((w) =>
+      w.node === this.#opts.inbound.node
+    );
     const ctx = { factory: this.#opts.factory, spoofSource: false, podUid: pod?.uid ?? "" };
     this.#plaintext.handle(ctx, conn, dst).catch(() => conn.destroy());
   }

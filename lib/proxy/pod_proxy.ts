@@ -115,8 +115,16 @@ export class PodProxy {
         onAcceptError: (errno) => o.onAcceptError?.("hbone", errno),
       });
       if (p.kind === "netns") {
-        this.#serve(o.factory.listenTcp({ ip: wildcard, port: INBOUND_PLAINTEXT_PORT }, { transparent: o.transparent }), "inbound_plaintext", (s, fd) => this.#plaintext(s, fd));
-        this.#serve(o.factory.listenTcp({ ip: wildcard, port: OUTBOUND_PORT }, { transparent: o.transparent }), "outbound", (s, fd) => this.#outboundConn(s, fd));
+        this.#serve(
+          o.factory.listenTcp({ ip: wildcard, port: INBOUND_PLAINTEXT_PORT }, { transparent: o.transparent }),
+          "inbound_plaintext",
+          (s, fd) => this.#plaintext(s, fd),
+        );
+        this.#serve(
+          o.factory.listenTcp({ ip: wildcard, port: OUTBOUND_PORT }, { transparent: o.transparent }),
+          "outbound",
+          (s, fd) => this.#outboundConn(s, fd),
+        );
       }
       if (o.socks5) {
         const ip = p.kind === "netns" ? "127.0.0.1" : p.ip;

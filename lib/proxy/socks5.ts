@@ -61,7 +61,9 @@ class HandshakeReader {
   #onEnd = (): void => this.#onError(new Socks5Error("client closed during the SOCKS5 handshake"));
 
   #onError = (e: Error): void => {
-    this.#error ??= e instanceof Socks5Error ? e : new Socks5Error(`client failed during the handshake: ${e.message}`);
+    this.#error ??= e instanceof Socks5Error
+      ? e
+      : new Socks5Error(`client failed during the handshake: ${e.message}`);
     this.#check();
   };
 
@@ -97,7 +99,9 @@ class HandshakeReader {
 }
 
 function write(socket: net.Socket, bytes: number[]): Promise<void> {
-  return new Promise((resolve, reject) => socket.write(new Uint8Array(bytes), (e) => (e ? reject(e) : resolve())));
+  return new Promise((resolve, reject) =>
+    socket.write(new Uint8Array(bytes), (e) => (e ? reject(e) : resolve()))
+  );
 }
 
 /**

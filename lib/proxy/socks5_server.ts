@@ -119,7 +119,14 @@ export class Socks5Server {
       conn.destroy();
       return;
     }
-    await o.outbound.handle(o.context, src, conn, dst, (outcome) => sendReply(conn, replyFor(outcome)), req.rest);
+    await o.outbound.handle(
+      o.context,
+      src,
+      conn,
+      dst,
+      (outcome) => sendReply(conn, replyFor(outcome)),
+      req.rest,
+    );
   }
 
   async #resolve(t: Socks5Target, src: Workload): Promise<{ ip: string; port: number } | undefined> {
@@ -144,5 +151,8 @@ export class Socks5Server {
 }
 
 function addr(conn: net.Socket): string {
-  return formatSocketAddr(canonicalIp(conn.remoteAddress ?? "") ?? conn.remoteAddress ?? "", conn.remotePort ?? 0);
+  return formatSocketAddr(
+    canonicalIp(conn.remoteAddress ?? "") ?? conn.remoteAddress ?? "",
+    conn.remotePort ?? 0,
+  );
 }

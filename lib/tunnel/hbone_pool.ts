@@ -8,7 +8,13 @@ import { formatIdentity } from "../identity/spiffe.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage, ZtError } from "../error.ts";
 import { checkServerIdentity } from "./tls.ts";
-import { ClientContexts, type DialFailure, DialError, dialSecure, type TlsBackend } from "./secure_channel.ts";
+import {
+  ClientContexts,
+  DialError,
+  type DialFailure,
+  dialSecure,
+  type TlsBackend,
+} from "./secure_channel.ts";
 import type { SocketFactory } from "../net/socket_factory.ts";
 import { type H2Options, H2Session } from "./h2/session.ts";
 import type { H2Stream, Headers } from "./h2/stream.ts";
@@ -83,7 +89,12 @@ export class HbonePool {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         stream.reset();
-        reject(new HboneConnectError("timeout", `no response to CONNECT ${authority} within ${this.#responseTimeoutMs} ms`));
+        reject(
+          new HboneConnectError(
+            "timeout",
+            `no response to CONNECT ${authority} within ${this.#responseTimeoutMs} ms`,
+          ),
+        );
       }, this.#responseTimeoutMs);
     });
     let headers: Headers;

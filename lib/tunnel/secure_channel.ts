@@ -126,7 +126,12 @@ export async function dialSecure(
   }
   if (backend === "openssl") {
     try {
-      const sock = await OpenSslSocket.connect(new SocketConn(tcp), contexts.get(target.cert), "client", timeoutMs);
+      const sock = await OpenSslSocket.connect(
+        new SocketConn(tcp),
+        contexts.get(target.cert),
+        "client",
+        timeoutMs,
+      );
       return openSslChannel(sock);
     } catch (e) {
       tcp.destroy();

@@ -61,7 +61,8 @@ Deno.test("hbone: zt client ⇄ zt server, echo with half-close, 2 MiB", async (
       cert,
       expectedIdentities: [SERVER_ID],
       ip: "127.0.0.1",
-      port: server.address.port, factory: hostFactory(),
+      port: server.address.port,
+      factory: hostFactory(),
     }, "10.0.0.1:80");
     assert.equal(res.status, 200);
     const data = bytes(2 << 20);
@@ -88,7 +89,8 @@ Deno.test("hbone: the client refuses a server without an expected identity", asy
         cert,
         expectedIdentities: ["spiffe://cluster.local/ns/demo/sa/other"],
         ip: "127.0.0.1",
-        port: server.address.port, factory: hostFactory(),
+        port: server.address.port,
+        factory: hostFactory(),
       }, "10.0.0.1:80"),
       (e) => e instanceof HboneConnectError && e.kind === "tls" && /not one of the expected/.test(e.message),
     );
@@ -129,14 +131,21 @@ Deno.test("hbone: the server refuses another CA's client and a foreign trust dom
         cert: { ...rogue, rootsPem: (await pki.issue("x", "y")).rootsPem },
         expectedIdentities: [SERVER_ID],
         ip: "127.0.0.1",
-        port: server.address.port, factory: hostFactory(),
+        port: server.address.port,
+        factory: hostFactory(),
       }, "10.0.0.1:80"),
     );
     // Signed by the mesh CA but for another trust domain: accepted by TLS, refused by zt.
     const td = await pki.issue("demo", "client", { trustDomain: "evil.example" });
     await assert.rejects(
       pool.connect(
-        { cert: td, expectedIdentities: [SERVER_ID], ip: "127.0.0.1", port: server.address.port, factory: hostFactory() },
+        {
+          cert: td,
+          expectedIdentities: [SERVER_ID],
+          ip: "127.0.0.1",
+          port: server.address.port,
+          factory: hostFactory(),
+        },
         "10.0.0.1:80",
       ),
     );

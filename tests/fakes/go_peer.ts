@@ -1,9 +1,9 @@
 /**
  * Go test peers (tests/peers/<name>/, one Go module each), built by the test suite itself: `go build`
  * into a cache directory outside the tree, keyed by a hash of the module's .go files, go.mod, go.sum and
- * the Go toolchain, so only the first run after a change pays for the build. Without `go` on PATH the
- * caller gets a reason to skip; any other failure (a compile error, a module that cannot be fetched)
- * is an error, never a skip.
+ * the Go toolchain, so only the first run after a change pays for the build; test files running in
+ * parallel take a lock, one builds and the others wait. Without `go` on PATH the caller gets a reason
+ * to skip; any other failure (a compile error, a module that cannot be fetched) is an error, never a skip.
  *
  *   deno run -A tests/fakes/go_peer.ts tests/peers/istio_hbone   # pre-build (CI); prints the binary
  *
@@ -24,9 +24,9 @@ export function goPeerCacheDir(): string {
 }
 
 /** `go env` facts that change the binary; undefined when there is no `go` to run. */
-async function goToolchain(): Promise<string | undefined> {
+async function goToolchain(go: string): Promise<string | undefined> {
   try {
-    const out = await new Deno.Command("go", {
+    const out = await new Deno.Command(go, {
       args: ["env", "GOVERSION", "GOOS", "GOARCH"],
       env: { GOTOOLCHAIN: "local" },
       stdout: "piped",
@@ -73,34 +73,77 @@ async function isExecutable(path: string): Promise<boolean> {
   }
 }
 
+export interface GoPeerOptions {
+  /** The go command (default `go`, from PATH). */
+  readonly go?: string;
+  /** Where built binaries are kept (default `goPeerCacheDir()`). */
+  readonly cacheDir?: string;
+}
+
 /** Builds (or finds in the cache) the peer whose module is `dir`. */
-export async function buildGoPeer(dir: string): Promise<GoPeer> {
-  const toolchain = await goToolchain();
+export async function buildGoPeer(dir: string, opts: GoPeerOptions = {}): Promise<GoPeer> {
+  const go = opts.go ?? "go";
+  const toolchain = await goToolchain(go);
   if (!toolchain) return { kind: "unavailable", reason: "`go` is not on PATH" };
   const abs = await Deno.realPath(dir);
   const name = abs.split("/").pop()!;
   const hash = await goPeerHash(abs, toolchain);
-  const outDir = `${goPeerCacheDir()}/${name}-${hash.slice(0, 16)}`;
+  const outDir = `${opts.cacheDir ?? goPeerCacheDir()}/${name}-${hash.slice(0, 16)}`;
   const path = `${outDir}/${name}`;
-  if (await isExecutable(path)) return { kind: "built", path, cached: true, buildMs: 0 };
   await Deno.mkdir(outDir, { recursive: true });
-  // Concurrent builders each write their own file; the rename makes whichever finishes last the one kept.
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   const t0 = performance.now();
-  const out = await new Deno.Command("go", {
+  // Test files run as parallel processes: one builds, the others wait for its binary.
+  for (;;) {
+    if (await isExecutable(path)) return { kind: "built", path, cached: true, buildMs: 0 };
+    const release = await buildLock(`${outDir}/build.lock`);
+    if (!release) {
+      if (performance.now() - t0 > BUILD_WAIT_MS) throw new Error(`${outDir}: another build holds the lock`);
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    try {
+      if (await isExecutable(path)) return { kind: "built", path, cached: true, buildMs: 0 };
+      await goBuild(go, abs, path);
+      return { kind: "built", path, cached: false, buildMs: Math.round(performance.now() - t0) };
+    } finally {
+      await release();
+    }
+  }
+}
+
+const BUILD_WAIT_MS = 600_000;
+
+/** Takes the lock file (holding this pid); undefined while a live process holds it. */
+async function buildLock(lock: string): Promise<(() => Promise<void>) | undefined> {
+  try {
+    await Deno.writeTextFile(lock, String(Deno.pid), { createNew: true });
+    return () => Deno.remove(lock).catch(() => {});
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  const holder = Number(await Deno.readTextFile(lock).catch(() => ""));
+  // An empty lock is one being written this instant, unless it is old.
+  const alive = holder > 0
+    ? await Deno.stat(`/proc/${holder}`).then(() => true, () => false)
+    : await Deno.stat(lock).then((st) => Date.now() - (st.mtime?.getTime() ?? 0) < 60_000, () => false);
+  if (!alive) await Deno.remove(lock).catch(() => {}); // a builder that died: retry at once
+  return undefined;
+}
+
+async function goBuild(go: string, moduleDir: string, path: string): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  const out = await new Deno.Command(go, {
     args: ["build", "-trimpath", "-buildvcs=false", "-mod=readonly", "-o", tmp, "."],
-    cwd: abs,
+    cwd: moduleDir,
     env: { GOTOOLCHAIN: "local", GOFLAGS: "" },
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const buildMs = Math.round(performance.now() - t0);
   if (!out.success) {
     await Deno.remove(tmp).catch(() => {});
-    throw new Error(`go build in ${abs} failed:\n${new TextDecoder().decode(out.stderr)}`);
+    throw new Error(`go build in ${moduleDir} failed:\n${new TextDecoder().decode(out.stderr)}`);
   }
   await Deno.rename(tmp, path);
-  return { kind: "built", path, cached: false, buildMs };
 }
 
 const builds = new Map<string, Promise<GoPeer>>();
@@ -114,7 +157,7 @@ export function goPeer(dir: string): Promise<GoPeer> {
 
 /** True when `go` can be run: decides at test registration whether Go-peer tests are ignored. */
 export async function goAvailable(): Promise<boolean> {
-  return (await goToolchain()) !== undefined;
+  return (await goToolchain("go")) !== undefined;
 }
 
 if (import.meta.main) {

@@ -1,3 +1,7 @@
+// zt's test peer on Istio's own HBONE code. istio.io/istio tags its releases without a "v", so Go sees
+// only pseudo-versions, and the module proxy reachable here serves three of them, none a release tag.
+// The one pinned (commit eed52ebb66ad, 2026-08-27) has a pkg/hbone identical, file for file (git blob
+// hashes), to the 1.30.3 and 1.31.0-rc.0 release tags.
 module zt.test/istio_hbone
 
 go 1.26.0

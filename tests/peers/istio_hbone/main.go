@@ -3,7 +3,7 @@
 // node:tls nor OpenSSL. It reports what it saw as JSON lines on stdout; Istio's logs go to stderr.
 //
 //	istio_hbone client -proxy IP:15008 -authority IP:PORT -cert C -key K -roots R -expect-server-id ID [-send N -seed S -recv-limit N -hold]
-//	istio_hbone server -listen IP:15008 -cert C -key K -roots R [-target IP:PORT]
+//	istio_hbone server -listen IP:15008 -cert C -key K -roots R
 //	istio_hbone parse-headers [-baggage V] [-forwarded V] [-traceparent V]
 package main
 

@@ -16,7 +16,7 @@ import (
 )
 
 type serverFlags struct {
-	listen, target   string
+	listen           string
 	cert, key, roots string
 }
 
@@ -24,7 +24,6 @@ func parseServerFlags(args []string) (*serverFlags, error) {
 	f := &serverFlags{}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&f.listen, "listen", "", "address to serve HBONE on, IP:15008")
-	fs.StringVar(&f.target, "target", "", "relay every CONNECT here instead of its authority")
 	fs.StringVar(&f.cert, "cert", "", "workload certificate chain (PEM)")
 	fs.StringVar(&f.key, "key", "", "workload private key (PEM)")
 	fs.StringVar(&f.roots, "roots", "", "mesh roots (PEM)")
@@ -37,8 +36,8 @@ func parseServerFlags(args []string) (*serverFlags, error) {
 	return f, nil
 }
 
-// runServer serves Istio's HBONE server (hbone.NewServer, whose CONNECT handler dials the authority and
-// copies both ways) over Go's TLS. Each CONNECT is reported ("connect": peer identity and the parsed
+// runServer serves Istio's HBONE server (hbone.NewServer, whose CONNECT handler dials the authority, the
+// target address, and copies both ways) over Go's TLS. Each CONNECT is reported ("connect": peer identity and the parsed
 // baggage, forwarded and traceparent headers) before Istio's handler runs, and again when it returns
 // ("closed": what each direction carried). Runs until SIGTERM, SIGINT or stdin closes.
 func runServer(args []string, ev *events) int {
@@ -51,7 +50,7 @@ func runServer(args []string, ev *events) int {
 		return ev.fail(err)
 	}
 	srv := hbone.NewServer()
-	srv.Handler = observe(srv.Handler, f.target, ev)
+	srv.Handler = observe(srv.Handler, ev)
 	srv.ErrorLog = log.New(os.Stderr, "", 0)
 	l, err := net.Listen("tcp", f.listen)
 	if err != nil {
@@ -80,7 +79,7 @@ func runServer(args []string, ev *events) int {
 
 // observe wraps Istio's handler: it reports the request, counts and hashes both directions, and
 // otherwise leaves the CONNECT to Istio's code.
-func observe(connect http.Handler, target string, ev *events) http.Handler {
+func observe(connect http.Handler, ev *events) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := map[string]any{
 			"method":      r.Method,
@@ -101,9 +100,6 @@ func observe(connect http.Handler, target string, ev *events) http.Handler {
 			}
 		}
 		ev.emit("connect", info)
-		if target != "" {
-			r.Host = target
-		}
 		in := &digestReader{ReadCloser: r.Body, d: newDigest()}
 		r.Body = in
 		out := &digestWriter{ResponseWriter: w, d: newDigest()}

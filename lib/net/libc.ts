@@ -141,10 +141,36 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }
 
+/** strerror(3)'s text for the errnos zt reports. */
+const ERRNO_TEXT: Record<number, string> = {
+  [E.EPERM]: "Operation not permitted",
+  [E.ENOENT]: "No such file or directory",
+  [E.EACCES]: "Permission denied",
+  [E.EINVAL]: "Invalid argument",
+  [E.ENFILE]: "Too many open files in system",
+  [E.EMFILE]: "Too many open files",
+  [E.EPIPE]: "Broken pipe",
+  [E.EADDRINUSE]: "Address already in use",
+  [E.EADDRNOTAVAIL]: "Cannot assign requested address",
+  [E.ENETUNREACH]: "Network is unreachable",
+  [E.ECONNABORTED]: "Software caused connection abort",
+  [E.ECONNRESET]: "Connection reset by peer",
+  [E.ENOBUFS]: "No buffer space available",
+  [E.ETIMEDOUT]: "Connection timed out",
+  [E.ECONNREFUSED]: "Connection refused",
+  [E.EHOSTUNREACH]: "No route to host",
+};
+
+/** As Rust's io::Error prints it, and so ztunnel's logs: "Connection refused (os error 111)". */
+export function errnoText(errno: number): string {
+  const text = ERRNO_TEXT[errno];
+  return text ? `${text} (os error ${errno})` : `${errnoName(errno)} (os error ${errno})`;
+}
+
 /** A failed system call: `errno` is the machine-readable part. */
 export class SyscallError extends ZtError {
   constructor(readonly syscall: string, readonly errno: number, detail = "") {
-    super("syscall", `${syscall}${detail ? ` ${detail}` : ""}: ${errnoName(errno)}`);
+    super("syscall", `${syscall}${detail ? ` ${detail}` : ""}: ${errnoText(errno)}`);
   }
 }
 

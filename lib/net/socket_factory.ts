@@ -11,7 +11,7 @@ import net from "node:net";
 import type dgram from "node:dgram";
 import { ZtError } from "../error.ts";
 import { formatSocketAddr, type SocketAddr } from "../state/ip.ts";
-import { C, E, errnoName, type Libc } from "./libc.ts";
+import { C, E, errnoText, type Libc } from "./libc.ts";
 import type { NetNamespace } from "./netns.ts";
 import type { Readiness } from "./readiness.ts";
 import { encodeSockaddr, familyOf } from "./sockaddr.ts";
@@ -69,7 +69,7 @@ export interface ConnectOptions {
 export type ConnectFailure = "refused" | "timeout" | "unreachable" | "reset" | "failed";
 
 export class ConnectError extends ZtError {
-  constructor(readonly failure: ConnectFailure, readonly target: SocketAddr, detail: string) {
+  constructor(readonly failure: ConnectFailure, readonly target: SocketAddr, readonly detail: string) {
     super("connect", `connect to ${formatSocketAddr(target.ip, target.port)}: ${detail}`);
   }
 }
@@ -181,13 +181,13 @@ export class SocketFactory {
       const sa = encodeSockaddr(dst, family);
       if (libc.sym.connect(fd, sa, sa.length) !== 0) {
         const errno = libc.errno();
-        if (errno !== E.EINPROGRESS) throw new ConnectError(failureOf(errno), dst, errnoName(errno));
+        if (errno !== E.EINPROGRESS) throw new ConnectError(failureOf(errno), dst, errnoText(errno));
         const timeout = opts.timeoutMs ?? this.#o.connectTimeoutMs ?? 10_000;
         const r = await this.#o.readiness.wait(fd, "write", timeout);
         if (r === "timeout") throw new ConnectError("timeout", dst, `timed out after ${timeout} ms`);
         if (r === "cancelled") throw new ConnectError("failed", dst, "cancelled");
         const err = socketError(libc, fd);
-        if (err !== 0) throw new ConnectError(failureOf(err), dst, errnoName(err));
+        if (err !== 0) throw new ConnectError(failureOf(err), dst, errnoText(err));
       }
       return new net.Socket(
         { fd, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts,

@@ -127,7 +127,7 @@ export class InboundProxy {
       d.reporter.completed(rec, handle, {
         sent: 0,
         recv: 0,
-        error: `connect to ${formatSocketAddr(target.ip, target.port)}: ${errorMessage(e)}`,
+        error: errorMessage(e),
         responseFlags: "CONNECT",
       });
       return;

@@ -60,7 +60,7 @@ export class InboundPlaintext {
       d.reporter.completed(rec, handle, {
         sent: 0,
         recv: 0,
-        error: `connect to ${rec.dstAddr}: ${errorMessage(e)}`,
+        error: errorMessage(e),
         responseFlags: "CONNECT",
       });
       return;

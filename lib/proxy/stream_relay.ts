@@ -11,7 +11,7 @@
  * and a socket that fails resets the stream — only a clean end is a FIN / END_STREAM.
  */
 import type net from "node:net";
-import { FRAME_HEADER_SIZE } from "../tunnel/h2/frame.ts";
+import { ErrorCode, FRAME_HEADER_SIZE } from "../tunnel/h2/frame.ts";
 import type { H2Stream, StreamSink } from "../tunnel/h2/stream.ts";
 import { resetSocket } from "../net/socket_info.ts";
 import type { RelayCounts } from "./relay_counts.ts";
@@ -127,12 +127,15 @@ export class StreamRelay implements StreamSink {
     this.done(undefined);
   }
 
-  /** First error wins: the stream is reset, the socket reset (RST), `done(error)` called. */
+  /**
+   * First error wins: the stream is reset with CONNECT_ERROR (RFC 9113 §8.5: the tunnelled TCP
+   * connection failed), the socket reset (RST), `done(error)` called.
+   */
   #fail = (e: unknown): void => {
     if (this.#finished) return;
     this.#finished = true;
     this.#backlog = undefined;
-    this.stream.reset();
+    this.stream.reset(ErrorCode.CONNECT_ERROR);
     resetSocket(this.socket);
     this.done(e);
   };

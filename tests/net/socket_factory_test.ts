@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConnectError } from "../../lib/net/socket_factory.ts";
-import { SyscallError } from "../../lib/net/libc.ts";
+import { E, SyscallError } from "../../lib/net/libc.ts";
 import { netKit, readAll } from "./net_fixture.ts";
 
 const IP = "127.41.0.1";
@@ -39,7 +39,7 @@ Deno.test("factory: a refused connect is a ConnectError(refused); a taken port i
   const port = l.address.port;
   assert.throws(
     () => f.listenTcp({ ip: IP, port }),
-    (e) => e instanceof SyscallError && /EADDRINUSE/.test(e.message),
+    (e) => e instanceof SyscallError && e.errno === E.EADDRINUSE && /Address already in use/.test(e.message),
   );
   l.close();
   const err = await f.connectTcp({ ip: IP, port }).then(() => undefined, (e) => e);

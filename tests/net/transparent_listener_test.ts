@@ -4,7 +4,7 @@
  * TPROXY each accepted connection's own address is its original destination, at O(1) per connection.
  */
 import assert from "node:assert/strict";
-import { C, SyscallError } from "../../lib/net/libc.ts";
+import { C, E, SyscallError } from "../../lib/net/libc.ts";
 import { installCommands } from "../../lib/capture/redirect_rules.ts";
 import { runCommands, systemExec } from "../../lib/cli/redirect.ts";
 import { LineReader, Netns, netnsSkipReason } from "../fakes/netns.ts";
@@ -18,7 +18,7 @@ Deno.test("transparent listener: IP_TRANSPARENT on IPv4 and IPv6 listeners; `req
   if (!ROOT) {
     assert.throws(
       () => f.listenTcp({ ip: "127.0.0.1", port: 0 }, { transparent: "require" }),
-      (e) => e instanceof SyscallError && /EPERM/.test(e.message),
+      (e) => e instanceof SyscallError && e.errno === E.EPERM,
     );
     const l = f.listenTcp({ ip: "127.0.0.1", port: 0 }, { transparent: "try" });
     assert.equal(l.transparent, false);

@@ -313,8 +313,7 @@ export class H2Session implements StreamOwner {
         if (id === 0 || payload.length !== 4) {
           throw new H2Error("bad RST_STREAM", ErrorCode.PROTOCOL_ERROR, 0);
         }
-        const code = readU32(payload, 0);
-        this.streams.get(id)?.fail(new H2Error(`stream reset by peer (code ${code})`, code, id));
+        this.streams.get(id)?.onPeerReset(readU32(payload, 0));
         return;
       }
       case FrameType.GOAWAY:

@@ -51,6 +51,8 @@ export class H2Stream {
   #remoteEnded = false;
   #localEnded = false;
   #error?: Error;
+  /** Set when the peer ended the exchange with RST_STREAM(NO_ERROR): writes fail, reads finish. */
+  #sendError?: Error;
   #closed = false;
   /** The response headers (client side), resolved when they arrive. */
   response?: Promise<Headers>;
@@ -126,6 +128,7 @@ export class H2Stream {
     let remaining = n;
     while (remaining > 0) {
       if (this.#error) throw this.#error;
+      if (this.#sendError) throw this.#sendError;
       if (this.#localEnded) throw new H2Error("write after end", ErrorCode.STREAM_CLOSED, this.id);
       const owner = this.owner;
       if (this.sendWindow <= 0) {
@@ -240,6 +243,31 @@ export class H2Stream {
       this.#windowWaiter = undefined;
       w();
     }
+  }
+
+  /**
+   * The peer reset the stream. NO_ERROR is no failure (RFC 9113 §8.1: "stop sending, the exchange is
+   * complete"), and ztunnel (its h2 read side) and Go's transport treat CANCEL the same way: what arrived
+   * is still delivered and ends as END_STREAM would, only this side may send nothing more. Any other
+   * code — CONNECT_ERROR, which zt sends when its TCP side fails (RFC 9113 §8.5), above all — is an
+   * abort.
+   */
+  onPeerReset(code: number): void {
+    if (this.#closed) return;
+    if (code !== ErrorCode.NO_ERROR && code !== ErrorCode.CANCEL) {
+      this.fail(new H2Error(`stream reset by peer (code ${code})`, code, this.id));
+      return;
+    }
+    this.#localEnded = true;
+    this.#sendError = new H2Error(
+      "peer reset the stream with NO_ERROR: it takes no more data",
+      ErrorCode.STREAM_CLOSED,
+      this.id,
+    );
+    const w = this.#windowWaiter;
+    this.#windowWaiter = undefined;
+    w?.();
+    this.onRemoteEnd();
   }
 
   /** Terminal failure (peer reset, connection loss): wakes everyone with the error. */

@@ -167,7 +167,11 @@ export interface ManagerRig {
   close(): Promise<void>;
 }
 
-export function managerRig(opts: Partial<WorkloadManagerOptions> = {}): ManagerRig {
+/** `makeLauncher` replaces the recording launcher with another (e.g. one opening real sockets). */
+export function managerRig(
+  opts: Partial<WorkloadManagerOptions> = {},
+  makeLauncher?: (kit: NetKit, home: NetNamespace) => PodLauncher,
+): ManagerRig {
   const kit = netKit();
   const home = NetNamespace.current(kit.libc);
   const launcher = new FakeLauncher();
@@ -183,7 +187,7 @@ export function managerRig(opts: Partial<WorkloadManagerOptions> = {}): ManagerR
     home,
     readiness,
     registry,
-    launcher,
+    launcher: makeLauncher ? makeLauncher(kit, home) : launcher,
     log: silentLogger("inpod"),
     exit: (code) => {
       exits.push(code);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { READINESS_TASK } from "../../lib/inpod/workload_manager.ts";
-import { FakeCni, INFO, managerRig, metricValue, OK_ACK, until } from "./zds_fixture.ts";
+import { FakeCni, INFO, managerRig, metricValue, netnsFdCount, OK_ACK, until } from "./zds_fixture.ts";
 
 const SELF = "/proc/self/ns/net";
 const add = (uid: string) => ({ kind: "add" as const, uid, info: INFO });
@@ -114,12 +114,11 @@ Deno.test("workload manager: pending pods are dropped on reconnect (their netns 
   assert.deepEqual(await cni.request({ kind: "del", uid: "u2" }), OK_ACK);
   assert.deepEqual(rig.manager.pendingUids(), ["u1"]);
   assert.deepEqual(Object.keys(rig.manager.workloadState()), ["u1"]);
-  const before = [...Deno.readDirSync("/proc/self/fd")].length;
+  const before = netnsFdCount();
   cni.close();
   const cni2 = await connected(rig);
   assert.deepEqual(rig.manager.pendingUids(), []);
-  // Our end of the old pair closed, a new pair opened, the client's old end and u1's netns fd closed.
-  assert.equal([...Deno.readDirSync("/proc/self/fd")].length, before - 1, "u1's netns fd is closed");
+  assert.equal(netnsFdCount(), before - 1, "u1's netns fd is closed");
   await cni2.request({ kind: "snapshot_sent" });
   assert.equal(rig.manager.ready, true);
   await rig.close();

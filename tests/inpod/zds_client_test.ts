@@ -14,8 +14,8 @@ import {
   INFO,
   managerRig,
   metricValue,
+  netnsFdCount,
   OK_ACK,
-  openFdCount,
   sameId,
   until,
 } from "./zds_fixture.ts";
@@ -60,7 +60,7 @@ for (const [name, bytes, fds, text] of READ_ERRORS) {
     rig.manager.start();
     const cni = await connected(rig);
     await cni.request({ kind: "snapshot_sent" });
-    const fdsBefore = openFdCount();
+    const fdsBefore = netnsFdCount();
     await cni.send(bytes, fds);
     const nack = await cni.ack();
     assert.equal(nack.kind, "ack");
@@ -70,8 +70,7 @@ for (const [name, bytes, fds, text] of READ_ERRORS) {
     const cni2 = await connected(rig);
     assert.equal(rig.manager.ready, false);
     cni.close();
-    // Old pair gone, new pair made: the count is back where it was, so the received fds were closed.
-    assert.equal(openFdCount(), fdsBefore);
+    assert.equal(netnsFdCount(), fdsBefore);
     assert.deepEqual(rig.exits, []);
     assert.deepEqual(await cni2.request({ kind: "snapshot_sent" }), OK_ACK);
     await rig.close();
@@ -102,6 +101,29 @@ Deno.test("zds client: connect failures are retried with a doubling, capped back
   const cni = await connected(rig);
   assert.deepEqual(await cni.request({ kind: "snapshot_sent" }), OK_ACK);
   assert.equal(rig.manager.ready, true);
+  await rig.close();
+});
+
+Deno.test("zds client: a hello that cannot be sent (announce error) waits per the announce backoff, then reconnects", async () => {
+  const waits: number[] = [];
+  const backoff = new AnnounceBackoff({ random: () => 0.5 });
+  const next = backoff.next.bind(backoff);
+  backoff.next = () => {
+    const w = next();
+    waits.push(w);
+    return w;
+  };
+  const rig = managerRig({ announceBackoff: backoff });
+  rig.dialer.hangUp = 3;
+  rig.manager.start();
+  const cni = await connected(rig);
+  assert.deepEqual(waits, [5, 10, 20]);
+  assert.equal(rig.dialer.dials, 4);
+  assert.equal(rig.manager.ready, false);
+  await cni.request({ kind: "snapshot_sent" });
+  assert.equal(rig.manager.ready, true);
+  // Ready resets the series.
+  assert.equal(backoff.next(), 5);
   await rig.close();
 });
 
@@ -174,9 +196,9 @@ Deno.test("zds client: the same uid and netns again is idempotent (the duplicate
   rig.manager.start();
   const cni = await connected(rig);
   await cni.request(add("u1"), SELF);
-  const before = openFdCount();
+  const before = netnsFdCount();
   for (let i = 0; i < 5; i++) assert.deepEqual(await cni.request(add("u1"), SELF), OK_ACK);
-  assert.equal(openFdCount(), before);
+  assert.equal(netnsFdCount(), before);
   assert.equal(rig.launcher.started.length, 1);
   assert.equal(metricValue(rig.registry, "workload_manager_proxies_started_total"), 1);
   await rig.close();

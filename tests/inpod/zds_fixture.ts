@@ -31,9 +31,15 @@ export function openFd(libc: Libc, path: string): number {
   );
 }
 
-/** This process's open fds (to prove none leaked). */
-export function openFdCount(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
+/** This process's open network-namespace fds (to prove none leaked; other fds come and go). */
+export function netnsFdCount(): number {
+  let n = 0;
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      if (Deno.readLinkSync(`/proc/self/fd/${e.name}`).startsWith("net:[")) n++;
+    } catch { /* closed meanwhile */ }
+  }
+  return n;
 }
 
 /** istio-cni's end of one connection, driven step by step by a test. */
@@ -130,6 +136,8 @@ export class PairDialer {
   readonly #ready: FakeCni[] = [];
   /** While set, dials fail (istio-cni not up). */
   refuse = false;
+  /** The next this many connections are closed by istio-cni at once (the hello cannot be sent). */
+  hangUp = 0;
   dials = 0;
 
   constructor(readonly kit: NetKit) {}
@@ -138,6 +146,11 @@ export class PairDialer {
     this.dials++;
     if (this.refuse) return Promise.reject(new Error("connect: ECONNREFUSED"));
     const [client, server] = SeqpacketSocket.pair(this.kit.libc, this.kit.readiness);
+    if (this.hangUp > 0) {
+      this.hangUp--;
+      server.close();
+      return Promise.resolve(client);
+    }
     const cni = new FakeCni(server, this.kit.libc);
     const w = this.#waiting.shift();
     if (w) w(cni);

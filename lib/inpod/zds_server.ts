@@ -101,7 +101,7 @@ export class ZdsServer {
       namespace: info.namespace,
       connection: latest.id,
     });
-    const r = await latest.send({ kind: "add", uid, info }, netns.fd);
+    const r = await latest.send({ kind: "add", uid, info }, netns);
     if (r.kind === "ack" && r.error) throw new ZdsServerError("ack_error", `got ack error: ${r.error}`);
   }
 
@@ -146,7 +146,7 @@ export class ZdsServer {
   #snapshot(): SnapshotEntry[] {
     return [...this.#pods].map(([uid, p]): SnapshotEntry =>
       p.netns
-        ? { request: { kind: "add", uid, info: p.info }, fd: p.netns.fd }
+        ? { request: { kind: "add", uid, info: p.info }, netns: p.netns }
         : { request: { kind: "keep", uid } }
     );
   }

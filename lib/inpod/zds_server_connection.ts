@@ -46,14 +46,15 @@ export interface ZdsServerTimings {
 
 export const CNI_TIMINGS: ZdsServerTimings = { deadlineMs: 5000, keepaliveMs: 5000, probeMs: 10 };
 
-/** One snapshot entry: Add with the netns fd when the pod's netns is open, else Keep. */
-export type SnapshotEntry = { readonly request: ZdsRequest; readonly fd?: number };
+/** One snapshot entry: Add with the netns fd when the pod's netns is open, else Keep. The handle is
+ *  read when the entry is sent (a pod removed meanwhile has a closed handle, fd -1, and is skipped). */
+export type SnapshotEntry = { readonly request: ZdsRequest; readonly netns?: { readonly fd: number } };
 
 type Item = { readonly packet: Packet } | { readonly end: "eof" | string };
 
 interface Update {
   readonly request: ZdsRequest;
-  readonly fd?: number;
+  readonly netns?: { readonly fd: number };
   readonly done: (r: { response?: ZdsResponse; error?: ZdsServerError }) => void;
 }
 
@@ -95,7 +96,8 @@ export class ZdsServerConnection {
       if (!h.ok) throw new ZdsServerError("protocol", `bad hello: ${h.error.detail}`);
       this.#log.info("received hello from ztunnel", { connection: this.id, version: h.message.version });
       for (const entry of [...snapshot(), { request: { kind: "snapshot_sent" } as ZdsRequest }]) {
-        const r = await this.#exchange(entry.request, entry.fd);
+        if (entry.netns && entry.netns.fd < 0) continue;
+        const r = await this.#exchange(entry.request, entry.netns?.fd);
         if (r.kind === "ack" && r.error) {
           this.#log.error("snapshot: got ack error", {
             request: describeRequest(entry.request),
@@ -114,8 +116,9 @@ export class ZdsServerConnection {
     }
   }
 
-  /** Queues one update (Add to the latest connection, Del to all); resolves with its ack. */
-  send(request: ZdsRequest, fd?: number): Promise<ZdsResponse> {
+  /** Queues one update (Add with the pod's netns handle to the latest connection, Del to all); resolves
+   *  with its ack. The handle's fd is read when the update is sent: a closed one (pod removed) is refused. */
+  send(request: ZdsRequest, netns?: { readonly fd: number }): Promise<ZdsResponse> {
     if (this.#closed) return Promise.reject(new ZdsServerError("closed", "ztunnel connection closed"));
     if (this.#updates.length >= UPDATE_QUEUE) {
       return Promise.reject(new ZdsServerError("queue_full", `${UPDATE_QUEUE} updates already queued`));
@@ -123,7 +126,7 @@ export class ZdsServerConnection {
     return new Promise((resolve, reject) => {
       this.#updates.push({
         request,
-        fd,
+        netns,
         done: (r) => (r.error ? reject(r.error) : resolve(r.response!)),
       });
       this.#updateWaiter?.();
@@ -146,8 +149,14 @@ export class ZdsServerConnection {
     while (!this.#closed) {
       const update = this.#updates.shift();
       if (update) {
+        if (update.netns && update.netns.fd < 0) {
+          update.done({
+            error: new ZdsServerError("closed", "the pod's netns was closed before it was sent"),
+          });
+          continue;
+        }
         try {
-          update.done({ response: await this.#exchange(update.request, update.fd) });
+          update.done({ response: await this.#exchange(update.request, update.netns?.fd) });
         } catch (e) {
           const err = e instanceof ZdsServerError ? e : new ZdsServerError("protocol", errorMessage(e));
           update.done({ error: err });

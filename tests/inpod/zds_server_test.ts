@@ -205,3 +205,25 @@ Deno.test("zds server: a leftover socket file is replaced; close() closes the li
   await Deno.remove(r.path.replace(/\/[^/]+$/, ""), { recursive: true });
   r.kit.close();
 });
+
+Deno.test("zds server: a pod removed while its Add waits in the queue is never sent with a stale fd", async () => {
+  const r = await rig({ deadlineMs: 2000, keepaliveMs: 10_000, probeMs: 10 });
+  await r.server.addPod("u1", INFO, SELF).catch(() => {});
+  const p = await Proxy.connect(r.kit, r.path);
+  assert.equal((await p.next())?.req.kind, "add"); // the snapshot's u1, not acked yet
+  await until(() => r.server.connections === 1);
+  const added = assert.rejects(
+    r.server.addPod("u9", INFO, SELF),
+    (e) => e instanceof ZdsServerError && e.reason === "closed",
+  );
+  const removed = r.server.removePod("u9");
+  await p.ack();
+  assert.deepEqual((await p.next())?.req, { kind: "snapshot_sent" });
+  await p.ack();
+  assert.deepEqual(await p.next(), { req: { kind: "del", uid: "u9" }, fds: 0 });
+  await p.ack();
+  await added;
+  await removed;
+  p.s.close();
+  await r.close();
+});

@@ -29,6 +29,8 @@ export interface ObservabilityOptions {
   readonly certs: () => CertManager | undefined;
   readonly staticConfig: () => unknown;
   readonly shutdown: () => Promise<unknown>;
+  /** In-pod mode's `workloadState` (lib/inpod WorkloadManager.workloadState), when it runs. */
+  readonly workloadState?: () => unknown;
 }
 
 interface Closable {
@@ -124,6 +126,7 @@ export class Observability {
       staticConfig: this.opts.staticConfig(),
       config: configForDump(this.opts.config),
       version: { version: VERSION, istioVersion: ISTIO_VERSION, runtime: `deno ${Deno.version.deno}` },
+      workloadState: this.opts.workloadState?.(),
     });
   }
 

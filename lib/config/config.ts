@@ -65,6 +65,16 @@ export interface Config {
   readonly captureMode: "none" | "tproxy";
   /** ZT_TLS: the TLS under HBONE — `openssl` (libssl through FFI) or `node` (node:tls). */
   readonly tlsBackend: "node" | "openssl";
+  /** PROXY_MODE: `shared` (one zt for the node's pods; ztunnel's default) or `dedicated`. */
+  readonly proxyMode: "shared" | "dedicated";
+  /** In-pod (ZDS) mode: on when INPOD_ENABLED=true or INPOD_UDS is set, in shared mode. */
+  readonly inpodEnabled: boolean;
+  /** INPOD_UDS: istio-cni's ZDS socket. */
+  readonly inpodUds: string;
+  /** INPOD_PORT_REUSE: SO_REUSEPORT on the per-pod listeners. */
+  readonly inpodPortReuse: boolean;
+  /** PACKET_MARK: SO_MARK on every pod socket; 1337 in shared mode, none in dedicated unless set. */
+  readonly packetMark?: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -157,6 +167,16 @@ export const SETTINGS = [
     "none",
     "`tproxy`: capture pods' traffic (15001/15006, after `zt redirect install`); `none`.",
   ],
+  ["PROXY_MODE", "proxy-mode", "shared", "`shared` (one zt for the node's pods) or `dedicated`."],
+  [
+    "INPOD_ENABLED",
+    "inpod-enabled",
+    "false",
+    "In-pod mode: take pods from istio-cni over ZDS (also on when INPOD_UDS is set).",
+  ],
+  ["INPOD_UDS", "inpod-uds", "/var/run/ztunnel/ztunnel.sock", "istio-cni's ZDS socket."],
+  ["INPOD_PORT_REUSE", "inpod-port-reuse", "true", "SO_REUSEPORT on the per-pod listeners."],
+  ["PACKET_MARK", "packet-mark", "1337 (shared mode)", "SO_MARK on every pod socket."],
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number][0];
@@ -275,6 +295,7 @@ export function loadConfig(
     tlsBackend: parseEnum("ZT_TLS", str("ZT_TLS", "node"), ["node", "openssl"] as const),
     captureMode: parseEnum("ZT_CAPTURE", str("ZT_CAPTURE", "none"), ["none", "tproxy"] as const),
     authzPolicyInfoLogging: parseBool("AUTHZ_POLICY_INFO_LOGGING", str("AUTHZ_POLICY_INFO_LOGGING", "false")),
+    ...inpodSettings(get),
   };
   return Object.freeze(cfg);
 }
@@ -319,6 +340,29 @@ function normalizeAddress(variable: string, value: string): string {
     );
   }
   return withScheme;
+}
+
+/** PROXY_MODE, INPOD_* and PACKET_MARK, as ztunnel reads them (plus INPOD_ENABLED, which the chart sets). */
+function inpodSettings(get: (n: SettingName) => string | undefined) {
+  const proxyMode = parseEnum("PROXY_MODE", get("PROXY_MODE") ?? "shared", ["shared", "dedicated"] as const);
+  const enabled = get("INPOD_ENABLED");
+  const uds = get("INPOD_UDS");
+  const explicit = enabled !== undefined && parseBool("INPOD_ENABLED", enabled);
+  if (explicit && proxyMode !== "shared") {
+    throw new ConfigError("INPOD_ENABLED", enabled!, "in-pod mode needs PROXY_MODE=shared");
+  }
+  const mark = get("PACKET_MARK");
+  return {
+    proxyMode,
+    inpodEnabled: proxyMode === "shared" && (explicit || (uds !== undefined && uds !== "")),
+    inpodUds: uds || "/var/run/ztunnel/ztunnel.sock",
+    inpodPortReuse: parseBool("INPOD_PORT_REUSE", get("INPOD_PORT_REUSE") ?? "true"),
+    packetMark: mark !== undefined
+      ? parseUint("PACKET_MARK", mark, 0, 2 ** 32 - 1)
+      : proxyMode === "shared"
+      ? 1337
+      : undefined,
+  };
 }
 
 /** CONNECTION_TERMINATION_DEADLINE, else derived from TERMINATION_GRACE_PERIOD_SECONDS as ztunnel does. */

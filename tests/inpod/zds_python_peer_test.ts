@@ -167,7 +167,7 @@ Deno.test({
       const taken = rig.kit.factory({ netns: podB }).listenTcp({ ip: "127.0.0.1", port: 15008 });
       await peer.command({ op: "add", ...pod("uid-b", "b", b) });
       const nack = await peer.event("ack", { for: "add", uid: "uid-b" });
-      assert.match(String(nack.error), /^failure to start proxy : .*EADDRINUSE/);
+      assert.match(String(nack.error), /^failure to start proxy : .*Address already in use \(os error 98\)/);
       assert.equal(manager.ready, false);
       assert.deepEqual(manager.pendingUids(), ["uid-b"]);
       taken.close();

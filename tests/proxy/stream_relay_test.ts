@@ -8,6 +8,7 @@ import net from "node:net";
 import { readAll } from "../fakes/h2_streams.ts";
 import { DEFAULT_H2_OPTIONS, H2Session } from "../../lib/tunnel/h2/session.ts";
 import type { H2Stream } from "../../lib/tunnel/h2/stream.ts";
+import { ErrorCode } from "../../lib/tunnel/h2/frame.ts";
 import { RelayCounter } from "../../lib/proxy/relay_counts.ts";
 import { hostFactory } from "../fakes/socket_kit.ts";
 import { StreamRelay } from "../../lib/proxy/stream_relay.ts";
@@ -139,11 +140,39 @@ Deno.test("stream relay: a peer reset ends the relay with an error and resets th
   try {
     const s = await p.open();
     await s.writeBytes(new Uint8Array([1, 2, 3]));
-    s.reset();
+    s.reset(ErrorCode.CONNECT_ERROR); // what a zt relay sends when its TCP side failed
     const r = await p.results[0];
     assert.ok(r.error instanceof Error, `done with an error, got ${r.error}`);
     await a.close();
     assert.equal(appSaw, "error", "the app sees a reset, not a clean end of stream");
+  } finally {
+    await p.close();
+    await a.close();
+  }
+});
+
+Deno.test("stream relay: RST_STREAM(CANCEL) after the data ends the app's side cleanly (as ztunnel reads it)", async () => {
+  let appGot = 0;
+  let appSaw: "eof" | "error" | undefined;
+  const a = app(async (c) => {
+    const buf = new Uint8Array(1 << 16);
+    try {
+      for (let n; (n = await c.read(buf)) !== null;) appGot += n;
+      appSaw = "eof";
+    } catch {
+      appSaw = "error";
+    }
+  });
+  const p = await h2Pair(a.addr);
+  try {
+    const s = await p.open();
+    await s.writeBytes(pattern(100_000, 9));
+    s.reset(ErrorCode.CANCEL);
+    const r = await p.results[0];
+    await a.close();
+    assert.equal(appSaw, "eof");
+    assert.equal(appGot, 100_000, "every byte before the CANCEL reached the app");
+    assert.equal(r.error, undefined);
   } finally {
     await p.close();
     await a.close();

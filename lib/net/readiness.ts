@@ -13,6 +13,7 @@ export type Interest = "read" | "write";
 export type WaitResult = "ready" | "timeout" | "cancelled";
 
 interface Waiter {
+  readonly key: number;
   readonly fd: number;
   readonly events: number;
   readonly deadline: number;
@@ -20,12 +21,17 @@ interface Waiter {
 }
 
 const POLLFD_SIZE = 8;
+
+function keyOf(fd: number, interest: Interest): number {
+  return fd * 2 + (interest === "write" ? 1 : 0);
+}
 const WAKE = new BigUint64Array([1n]);
 
 export class Readiness {
   readonly #libc: Libc;
   readonly #wakeFd: number;
   readonly #wakeBuf = new Uint8Array(new ArrayBuffer(8));
+  /** Keyed by fd and interest: a read and a write may be awaited on one fd at the same time. */
   #waiters = new Map<number, Waiter>();
   #running = false;
   #inPoll = false;
@@ -43,13 +49,15 @@ export class Readiness {
 
   /**
    * Resolves once `fd` is ready for `interest` (or failed: the caller's next syscall says how), or with
-   * "timeout" after `timeoutMs`, or "cancelled". One wait per fd at a time.
+   * "timeout" after `timeoutMs`, or "cancelled". One read and one write wait per fd at a time.
    */
   wait(fd: number, interest: Interest, timeoutMs?: number): Promise<WaitResult> {
     if (this.#closed) return Promise.resolve("cancelled");
-    if (this.#waiters.has(fd)) throw new Error(`fd ${fd} is already being waited on`);
+    const key = keyOf(fd, interest);
+    if (this.#waiters.has(key)) throw new Error(`fd ${fd} is already being waited on for ${interest}`);
     return new Promise<WaitResult>((resolve) => {
-      this.#waiters.set(fd, {
+      this.#waiters.set(key, {
+        key,
         fd,
         events: interest === "read" ? C.POLLIN : C.POLLOUT,
         deadline: timeoutMs === undefined ? Infinity : performance.now() + timeoutMs,
@@ -59,13 +67,18 @@ export class Readiness {
     });
   }
 
-  /** Ends the wait on `fd` (resolving "cancelled"): call it before closing an fd being waited on. */
+  /** Ends the waits on `fd` (resolving "cancelled"): call it before closing an fd being waited on. */
   cancel(fd: number): void {
-    const w = this.#waiters.get(fd);
-    if (!w) return;
-    this.#waiters.delete(fd);
-    w.resolve("cancelled");
-    this.#wake();
+    let found = false;
+    for (const interest of ["read", "write"] as const) {
+      const key = keyOf(fd, interest);
+      const w = this.#waiters.get(key);
+      if (!w) continue;
+      this.#waiters.delete(key);
+      w.resolve("cancelled");
+      found = true;
+    }
+    if (found) this.#wake();
   }
 
   /** Cancels every wait; the worker thread returns. */
@@ -110,14 +123,14 @@ export class Readiness {
         if (dv.getInt16(6, true) !== 0) sym.read(this.#wakeFd, this.#wakeBuf, 8n);
         list.forEach((w, i) => {
           if (dv.getInt16(POLLFD_SIZE * (i + 1) + 6, true) === 0) return;
-          if (this.#waiters.get(w.fd) !== w) return; // cancelled (or replaced) meanwhile
-          this.#waiters.delete(w.fd);
+          if (this.#waiters.get(w.key) !== w) return; // cancelled (or replaced) meanwhile
+          this.#waiters.delete(w.key);
           w.resolve("ready");
         });
         const now = performance.now();
         for (const w of [...this.#waiters.values()]) {
           if (w.deadline <= now) {
-            this.#waiters.delete(w.fd);
+            this.#waiters.delete(w.key);
             w.resolve("timeout");
           }
         }

@@ -47,3 +47,19 @@ Deno.test("seqpacket: a client connects to a listener by path; recv waits for da
   await Deno.remove(dir, { recursive: true });
   kit.close();
 });
+
+Deno.test("readiness: a read and a write may be awaited on one fd at once; each resolves on its own", async () => {
+  const kit = netKit();
+  const efd = kit.libc.sym.eventfd(0, C.EFD_NONBLOCK | C.EFD_CLOEXEC);
+  const read = kit.readiness.wait(efd, "read", 2000);
+  // An eventfd is writable at once; the read wait stays pending until something is written.
+  assert.equal(await kit.readiness.wait(efd, "write", 1000), "ready");
+  assert.equal(kit.readiness.watched, 1);
+  kit.libc.sym.write(efd, new Uint8Array(new BigUint64Array([1n]).buffer), 8n);
+  assert.equal(await read, "ready");
+  const again = kit.readiness.wait(efd, "read", 5000);
+  kit.readiness.cancel(efd);
+  assert.equal(await again, "cancelled");
+  kit.libc.closeFd(efd);
+  kit.close();
+});

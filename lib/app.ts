@@ -25,6 +25,9 @@ import { CaptureListeners } from "./proxy/capture_listeners.ts";
 import { Libc } from "./net/libc.ts";
 import { Readiness as SocketReadiness } from "./net/readiness.ts";
 import { SocketFactory } from "./net/socket_factory.ts";
+import { NetNamespace } from "./net/netns.ts";
+import { PodProxyLauncher } from "./inpod/pod_proxy_launcher.ts";
+import { WorkloadManager } from "./inpod/workload_manager.ts";
 import { applyAmbientSelection } from "./state/ambient_selection.ts";
 import { Observability } from "./admin/observability.ts";
 import { formatIdentity } from "./identity/spiffe.ts";
@@ -44,6 +47,8 @@ export class App {
   #certs?: CertManager;
   #pool?: HbonePool;
   #pods?: PodProxies;
+  #inpod?: WorkloadManager;
+  #home?: NetNamespace;
   #capture?: CaptureListeners;
   #localSource?: LocalConfigSource;
   #xds?: XdsConfigSource;
@@ -114,11 +119,14 @@ export class App {
       certs: () => this.#certs,
       staticConfig: () => this.#localSource?.current,
       shutdown: () => this.shutdown(),
+      workloadState: c.inpodEnabled ? () => this.#inpod?.workloadState() : undefined,
     });
     const ready = this.#obs.readiness;
     const stateTask = ready.register("state manager");
-    const certTask = ready.register("certificates");
-    const proxyTask = ready.register("proxy");
+    // In-pod mode is ready once istio-cni's snapshot is served ("workload proxy manager", lib/inpod);
+    // otherwise once the local pods' listeners are up with their certificates.
+    const certTask = c.inpodEnabled ? () => {} : ready.register("certificates");
+    const proxyTask = c.inpodEnabled ? () => {} : ready.register("proxy");
 
     // Identity.
     if (c.localCaDir) {
@@ -197,27 +205,61 @@ export class App {
       },
       clusterDomain: c.clusterDomain,
     };
-    this.#pods = new PodProxies({
-      node: c.nodeName,
-      state: this.state,
-      certs,
-      factory,
-      handlers,
-      transparentHbone: capture !== undefined,
-      proxy: {
-        h2,
-        tls: c.tlsBackend,
-        socks5: c.socks5Enabled,
-        onRejected: (listener, kind) => this.#obs?.rejected(listener, kind),
-        onAcceptError: acceptError,
-      },
-      log: inboundLog,
-    });
+    const podOptions = {
+      h2,
+      tls: c.tlsBackend,
+      socks5: c.socks5Enabled,
+      onRejected: (listener: "hbone" | "socks5", kind: string) => this.#obs?.rejected(listener, kind),
+      onAcceptError: acceptError,
+    };
+    // Pods on their own IPs in zt's netns (standalone, node-level TPROXY), or inside their own
+    // namespaces as istio-cni hands them over (in-pod mode).
+    let launcher: PodProxyLauncher | undefined;
+    if (c.inpodEnabled) {
+      this.#home = NetNamespace.current(this.#libc);
+      launcher = new PodProxyLauncher({
+        factory: factory.forNamespace(undefined, undefined),
+        mark: c.packetMark,
+        node: c.nodeName,
+        state: this.state,
+        certs,
+        connections: this.connections,
+        handlers,
+        transparent: "try",
+        proxy: podOptions,
+        log: inboundLog,
+      });
+      this.#inpod = new WorkloadManager({
+        path: c.inpodUds,
+        libc: this.#libc,
+        netReadiness: this.#sockets,
+        home: this.#home,
+        readiness: ready,
+        registry: this.#obs.registry,
+        launcher,
+        log: log("inpod"),
+        exit: (code) => Deno.exit(code),
+      });
+    } else {
+      this.#pods = new PodProxies({
+        node: c.nodeName,
+        state: this.state,
+        certs,
+        factory,
+        handlers,
+        transparentHbone: capture !== undefined,
+        proxy: podOptions,
+        log: inboundLog,
+      });
+    }
     const pods = this.#pods;
     certs.onChange((ch) => {
-      if (ch.certificate) pods.updateCertificate(ch.certificate);
+      if (!ch.certificate) return;
+      launcher?.updateCertificate(ch.certificate);
+      if (!pods) return;
+      pods.updateCertificate(ch.certificate);
       // A pod whose first certificate failed has no listeners yet: start them now.
-      if (ch.state === "Available" && ch.certificate) {
+      if (ch.state === "Available") {
         const id = formatIdentity(ch.certificate.identity);
         if (![...pods.pods.values()].some((p) => p.identity === id)) pods.reconcile();
       }
@@ -226,7 +268,8 @@ export class App {
     // Run: configuration in, listeners follow it, policy changes re-check live connections.
     this.state.onChange((ch) => {
       if (ch.kind === "workload" || ch.kind === "all") {
-        pods.reconcile();
+        pods?.reconcile();
+        launcher?.reconcile();
         this.#trackCertificates();
       }
       if (ch.kind === "policy" || ch.kind === "all" || ch.kind === "workload") {
@@ -241,7 +284,12 @@ export class App {
     });
     // With capture, a standalone config is filtered by ambient pod selection, as istiod would publish it.
     const apply = (cfg: LocalConfig) =>
-      applyLocalConfig(this.state, capture ? applyAmbientSelection(cfg) : cfg, c.rootNamespace, log("xds"));
+      applyLocalConfig(
+        this.state,
+        capture || c.inpodEnabled ? applyAmbientSelection(cfg) : cfg,
+        c.rootNamespace,
+        log("xds"),
+      );
     if (c.localXdsPath) {
       this.#localSource = new LocalConfigSource({ path: c.localXdsPath, onConfig: apply, log: log("xds") });
       apply(await this.#localSource.start());
@@ -270,12 +318,22 @@ export class App {
     }
     stateTask();
     await capture?.start();
-    await pods.reconcile();
+    if (this.#inpod) {
+      // As ztunnel: istio-cni's pods are taken once the first configuration is in.
+      this.#trackCertificates();
+      this.#inpod.start();
+      this.log.info("waiting for istio-cni", { node: c.nodeName, zds: c.inpodUds });
+      ready.whenReady().then(() => {
+        if (!this.#stopping) this.log.info("zt ready", { node: c.nodeName, mode: "in-pod", instanceIp: c.instanceIp });
+      });
+      return;
+    }
+    await pods!.reconcile();
     if (!(await this.#waitLocalCertificates())) return;
-    await pods.reconcile();
+    await pods!.reconcile();
     certTask();
     proxyTask();
-    this.log.info("zt ready", { node: c.nodeName, pods: pods.pods.size, instanceIp: c.instanceIp });
+    this.log.info("zt ready", { node: c.nodeName, pods: pods!.pods.size, instanceIp: c.instanceIp });
   }
 
   /** Certificates are fetched ahead for every local mesh pod and forgotten when the last one leaves. */
@@ -326,6 +384,7 @@ export class App {
       this.log.info("shutting down", { deadline: `${this.config.connectionTerminationDeadlineMs}ms` });
       this.#localSource?.close();
       await this.#capture?.drain();
+      await this.#inpod?.stop();
       await this.#pods?.drain();
       this.#pool?.drain();
       const r = await this.connections.drain(this.config.connectionTerminationDeadlineMs);
@@ -349,5 +408,6 @@ export class App {
     this.#certs?.close();
     await this.#obs?.close();
     this.#sockets?.close();
+    this.#home?.close();
   }
 }

@@ -10,6 +10,7 @@ import type { RunningServer } from "../metrics/metrics_server.ts";
 
 export class Readiness {
   readonly #pending = new Set<{ readonly name: string }>();
+  #waiters: Array<() => void> = [];
 
   /** Registers a pending task; call the returned function (idempotent) once it is done. */
   register(task: string): () => void {
@@ -17,7 +18,17 @@ export class Readiness {
     this.#pending.add(token);
     return () => {
       this.#pending.delete(token);
+      if (this.#pending.size > 0) return;
+      const w = this.#waiters;
+      this.#waiters = [];
+      for (const f of w) f();
     };
+  }
+
+  /** Resolves the next time nothing is pending (at once if nothing is). */
+  whenReady(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise((r) => this.#waiters.push(r));
   }
 
   /** Names of pending tasks, sorted (a name appears once per outstanding registration). */

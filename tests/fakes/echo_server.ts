@@ -67,14 +67,16 @@ async function echo(c: Deno.Conn): Promise<void> {
   }
 }
 
-/** An HTTP/1.1 server answering every request with `name` in the body (which replica served). */
+/** An HTTP/1.1 server answering every request with `name` (which replica served) and the client's address. */
 export function startNamedHttpServer(name: string, ip: string, port: number): { close(): Promise<void> } {
   const ac = new AbortController();
   const server = Deno.serve(
     { hostname: ip, port, signal: ac.signal, onListen: () => {} },
-    (req) =>
+    (req, info) =>
       new Response(
-        `<title>httpbin.org</title>\nserved by ${name}\n${req.method} ${new URL(req.url).pathname}\n`,
+        `<title>httpbin.org</title>\nserved by ${name}\n${req.method} ${new URL(req.url).pathname}\nclient ${
+          (info.remoteAddr as Deno.NetAddr).hostname
+        }\n`,
         {
           headers: { "content-type": "text/html", "x-served-by": name },
         },

@@ -4,6 +4,8 @@
  *   get URL                         a plain HTTP/1.0 GET over TCP (curl's stand-in); body on stdout
  *   hbone CA_DIR NS SA POD_IP PORT  a sidecar-style client: its own mesh certificate, node:http2 CONNECT
  *                                   to POD_IP:15008 for POD_IP:PORT, then a GET through the tunnel
+ *   keepalive URL N MS              N requests of HTTP/1.1 keep-alive on ONE connection, one every MS ms;
+ *                                   prints one line per response ("ok <i>")
  * `get` and `hbone` exit 0 with the HTTP response on stdout, 1 with the error on stderr.
  */
 import http2 from "node:http2";
@@ -35,6 +37,30 @@ async function get(url: string): Promise<string> {
   const text = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
   if (!text.startsWith("HTTP/1.")) throw new Error(`no HTTP response (${text.length} bytes)`);
   return text;
+}
+
+/** One TCP connection, `n` keep-alive requests `ms` apart; each response must be complete and 200. */
+async function keepalive(url: string, n: number, ms: number): Promise<void> {
+  const u = new URL(url);
+  const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port || 80) });
+  const req = new TextEncoder().encode(`GET /get HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: pod-app\r\n\r\n`);
+  const buf = new Uint8Array(16 * 1024);
+  for (let i = 0; i < n; i++) {
+    await conn.write(req);
+    let text = "";
+    for (;;) {
+      const got = await conn.read(buf);
+      if (got === null) throw new Error(`connection closed after ${i} responses`);
+      text += new TextDecoder().decode(buf.subarray(0, got));
+      const head = text.indexOf("\r\n\r\n");
+      const len = /content-length: (\d+)/i.exec(text);
+      if (head >= 0 && len && text.length >= head + 4 + Number(len[1])) break;
+    }
+    if (!text.startsWith("HTTP/1.1 200")) throw new Error(`response ${i}: ${text.slice(0, 40)}`);
+    console.log(`ok ${i}`);
+    await new Promise((r) => setTimeout(r, ms));
+  }
+  conn.close();
 }
 
 async function hbone(caDir: string, ns: string, sa: string, podIp: string, port: number): Promise<string> {
@@ -74,6 +100,7 @@ if (import.meta.main) {
   try {
     if (mode === "serve") await serve(args[0], Number(args[1]));
     else if (mode === "get") console.log(await get(args[0]));
+    else if (mode === "keepalive") await keepalive(args[0], Number(args[1]), Number(args[2]));
     else if (mode === "hbone") console.log(await hbone(args[0], args[1], args[2], args[3], Number(args[4])));
     else throw new Error(`unknown mode ${mode}`);
     Deno.exit(0);

@@ -25,6 +25,11 @@ import { Observability } from "./admin/observability.ts";
 import { formatIdentity } from "./identity/spiffe.ts";
 import type { GrpcChannel } from "./xds/grpc_channel.ts";
 import type { XdsConfigSource } from "./state/xds_source.ts";
+import { Libc } from "./net/libc.ts";
+import { Readiness as SocketReadiness } from "./net/readiness.ts";
+import { SocketFactory } from "./net/socket_factory.ts";
+import { DnsProxies } from "./dns/dns_proxies.ts";
+import type { DnsLookupFn } from "./admin/dns_lookup.ts";
 
 export interface AppOptions {
   /** Where log lines go (stderr by default). */
@@ -43,6 +48,8 @@ export class App {
   #localSource?: LocalConfigSource;
   #xds?: XdsConfigSource;
   #caChannel?: GrpcChannel;
+  #dns?: DnsProxies;
+  #net?: { libc: Libc; readiness: SocketReadiness };
   /** Aborted on close: startup waits (first xDS sync, first certificates) give up. */
   #closing = new AbortController();
   #obs?: Observability;
@@ -107,6 +114,7 @@ export class App {
       certs: () => this.#certs,
       staticConfig: () => this.#localSource?.current,
       shutdown: () => this.shutdown(),
+      dnsLookup: () => this.#dnsLookup(),
     });
     const ready = this.#obs.readiness;
     const stateTask = ready.register("state manager");
@@ -160,6 +168,25 @@ export class App {
       reporter,
       log: log("inbound"),
     });
+    // DNS proxy per local pod (ztunnel's 15053), on sockets from the socket seam (lib/net/).
+    if (c.dnsCapture) {
+      const libc = Libc.open();
+      const readiness = new SocketReadiness(libc);
+      this.#net = { libc, readiness };
+      this.#dns = new DnsProxies({
+        state: this.state,
+        sockets: new SocketFactory({ libc, readiness, connectTimeoutMs: 5000 }),
+        registry: this.#obs.registry,
+        log: log("dns"),
+        clusterDomain: c.clusterDomain,
+        ipv6Enabled: c.ipv6Enabled,
+        preferredNamespace: c.preferedServiceNamespace,
+        proxyAddr: c.dnsProxyAddr,
+        upstreams: c.dnsUpstreams,
+        upstreamTimeoutMs: c.dnsUpstreamTimeoutMs,
+      });
+    }
+    const dns = this.#dns;
     const capture = c.captureMode === "tproxy"
       ? new CaptureListeners({ outbound, inbound: inbound.deps, log: log("capture") })
       : undefined;
@@ -180,6 +207,7 @@ export class App {
       onRejected: (listener, kind) => this.#obs?.rejected(listener, kind),
       tls: c.tlsBackend,
       onListen: capture ? (a) => capture.makeTransparent(a) : undefined,
+      startDns: dns ? (w, ip) => dns.startPod(w, { ip }) : undefined,
     });
     const pods = this.#pods;
     certs.onChange((ch) => {
@@ -244,6 +272,16 @@ export class App {
     certTask();
     proxyTask();
     this.log.info("zt ready", { node: c.nodeName, pods: pods.pods.size, instanceIp: c.instanceIp });
+  }
+
+  /** `/dns_lookup`: a local pod's DNS answer for a name (undefined while the DNS proxy is off). */
+  #dnsLookup(): DnsLookupFn | undefined {
+    const dns = this.#dns;
+    if (!dns) return undefined;
+    return async (pod, name, type) => {
+      const w = dns.podByName(pod);
+      return w ? await dns.lookup(w, name, type) : "no pod";
+    };
   }
 
   /** Certificates are fetched ahead for every local mesh pod and forgotten when the last one leaves. */
@@ -313,6 +351,9 @@ export class App {
     this.#caChannel?.close();
     this.#capture?.close();
     this.#pods?.close();
+    this.#dns?.close();
+    this.#net?.readiness.close();
+    this.#net?.libc.close();
     this.#pool?.close();
     this.#certs?.close();
     await this.#obs?.close();

@@ -36,6 +36,8 @@ export interface PodProxiesOptions {
   readonly tls?: TlsBackend;
   /** Called once a pod's HBONE listener is bound (capture makes it transparent); a throw stops the pod. */
   readonly onListen?: (addr: { ip: string; port: number }) => void;
+  /** Starts the pod's DNS proxy on 15053 (lib/dns/dns_proxies.ts), bound at once; a throw stops the pod. */
+  readonly startDns?: (w: Workload, ip: string) => { close(): void };
 }
 
 interface PodListeners {
@@ -45,6 +47,7 @@ interface PodListeners {
   readonly serial: string;
   readonly hbone: HboneServer;
   readonly socks?: Socks5Server;
+  readonly dns?: { close(): void };
 }
 
 /** A pod is served here when it runs on this node and speaks HBONE. */
@@ -106,11 +109,18 @@ export class PodProxies {
       onRejected: (kind, reason) => o.onRejected?.("hbone", kind, reason),
       tls: o.tls,
     });
-    await hbone.listen();
+    const dns = o.startDns?.(w, ip);
+    try {
+      await hbone.listen();
+    } catch (e) {
+      dns?.close();
+      throw e;
+    }
     try {
       o.onListen?.(hbone.address);
     } catch (e) {
       hbone.close();
+      dns?.close();
       throw e;
     }
     let socks: Socks5Server | undefined;
@@ -129,11 +139,12 @@ export class PodProxies {
         socks.listen();
       } catch (e) {
         hbone.close();
+        dns?.close();
         throw e;
       }
     }
     const identity = formatIdentity(identityOf(w));
-    this.#pods.set(w.uid, { uid: w.uid, ip, identity, serial: cert.serialNumber, hbone, socks });
+    this.#pods.set(w.uid, { uid: w.uid, ip, identity, serial: cert.serialNumber, hbone, socks, dns });
     o.log.info("pod listeners up", {
       uid: w.uid,
       hbone: `${ip}:${hbone.address.port}`,
@@ -149,6 +160,7 @@ export class PodProxies {
 
   #stop(p: PodListeners, graceful: boolean): void {
     p.socks?.close();
+    p.dns?.close();
     if (graceful) p.hbone.drain();
     else p.hbone.close();
   }

@@ -78,7 +78,7 @@ export function tcpExchange(
         c.write(Buffer.concat([len, Buffer.from(p)]));
       }
     });
-    c.on("data", (d) => {
+    c.on("data", (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         out.push(new Uint8Array(buf.subarray(2, 2 + buf.readUInt16BE(0))));

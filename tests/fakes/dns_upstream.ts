@@ -55,7 +55,7 @@ export class DnsUpstream {
       c.on("close", () => u.#conns.delete(c));
       c.on("error", () => {});
       let buf = Buffer.alloc(0);
-      c.on("data", (d) => {
+      c.on("data", (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
         while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
           const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));

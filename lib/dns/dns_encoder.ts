@@ -1,5 +1,6 @@
 /**
- * Writes DNS messages: owner and question names compressed (RFC 1035 §4.1.4), record data as given.
+ * Writes DNS messages: owner and question names compressed (RFC 1035 §4.1.4) against earlier names of
+ * the same bytes, case included (a name is never given another name's case), record data as given.
  * With a size limit (a UDP client's: 512, or its EDNS payload size), records are written while they fit
  * and the rest dropped: TC=1 when an answer or authority record was dropped (RFC 2181 §9: not for
  * additional data); the OPT record always fits, its room is kept aside.
@@ -15,7 +16,7 @@ class Overflow extends Error {}
 class Writer {
   readonly buf: Uint8Array;
   pos = 0;
-  /** lowercased name suffix → offset of its first label. */
+  /** name suffix (exact bytes, so the case of every name is kept) → offset of its first label. */
   readonly #names = new Map<string, number>();
 
   constructor(readonly limit: number, capacity: number) {
@@ -54,7 +55,7 @@ class Writer {
     const keys: string[] = new Array(labels.length);
     let key = "";
     for (let i = labels.length - 1; i >= 0; i--) {
-      const text = String.fromCharCode(...labels[i]).toLowerCase();
+      const text = String.fromCharCode(...labels[i]);
       key = key === "" ? text : `${text}.${key}`;
       keys[i] = key;
     }

@@ -90,7 +90,7 @@ Deno.test("codec: every fixture round-trips, and dns-packet reads what we write"
   }
 });
 
-Deno.test("codec: names are compressed against earlier owners; escapes survive a round trip", () => {
+Deno.test("codec: names are compressed against earlier names of the same case; escapes survive", () => {
   const rec = (name: string) => ({
     name,
     type: RType.A,
@@ -110,18 +110,25 @@ Deno.test("codec: names are compressed against earlier owners; escapes survive a
     cd: false,
     rcode: 0,
     questions: [{ name: "a.example.com", type: RType.A, class: 1 }],
-    answers: [rec("A.EXAMPLE.com"), rec("b.example.com"), rec("we\\.ird\\032x.example.com")],
+    answers: [
+      rec("a.example.com"),
+      rec("b.example.com"),
+      rec("we\\.ird\\032x.example.com"),
+      rec("B.EXAMPLE.com"),
+    ],
     authorities: [],
     additionals: [],
   };
   const bytes = encodeMessage(m).bytes;
-  // header, question (15 + 4), then owners: a pointer (2), "b" + pointer (4), the 8-byte label + pointer (11)
-  assert.equal(bytes.length, 12 + 19 + (2 + 14) + (4 + 14) + (11 + 14));
+  // header, question (15 + 4), then owners: a pointer (2), "b" + pointer (4), the 8-byte label + pointer
+  // (11), and "B.EXAMPLE" + a pointer to "com" (12: another case is another name, so its case is kept)
+  assert.equal(bytes.length, 12 + 19 + (2 + 14) + (4 + 14) + (11 + 14) + (12 + 14));
   const back = decodeMessage(bytes);
   assert.deepEqual(back.answers.map((r) => r.name), [
     "a.example.com",
     "b.example.com",
     "we\\.ird\\032x.example.com",
+    "B.EXAMPLE.com",
   ]);
   assert.deepEqual(encodeName("a.b"), new Uint8Array([1, 97, 1, 98, 0]));
 });

@@ -5,7 +5,7 @@
  * and the rest dropped: TC=1 when an answer or authority record was dropped (RFC 2181 §9: not for
  * additional data); the OPT record always fits, its room is kept aside.
  */
-import { nameLabels } from "./dns_name.ts";
+import { labelText, MAX_LABEL_LENGTH, nameLabels } from "./dns_name.ts";
 import { type DnsMessage, type DnsRecord, DnsWireError, RType } from "./dns_types.ts";
 
 export const MAX_MESSAGE_SIZE = 65535;
@@ -49,13 +49,44 @@ class Writer {
     this.pos += b.length;
   }
 
-  /** A name, compressed against the names written so far; returns the suffix keys it added. */
+  /** A name, compressed against the names written so far; the suffix keys it added go to `added`. */
   name(name: string, added: string[]): void {
+    if (name === "") return this.u8(0);
+    if (name.includes("\\")) return this.#escapedName(name, added);
+    // plain text: each suffix is a slice of the name itself, each label its char codes
+    let start = 0;
+    if (name.length > 253) throw new DnsWireError("name", "name over 255 bytes");
+    for (;;) {
+      const key = start === 0 ? name : name.slice(start);
+      const at = this.#names.get(key);
+      if (at !== undefined) return this.u16(0xc000 | at);
+      if (this.pos < 0x4000) {
+        this.#names.set(key, this.pos);
+        added.push(key);
+      }
+      let end = name.indexOf(".", start);
+      if (end < 0) end = name.length;
+      const len = end - start;
+      if (len === 0 || len > MAX_LABEL_LENGTH) throw new DnsWireError("name", `bad label in "${name}"`);
+      this.u8(len);
+      this.#room(len);
+      for (let i = start; i < end; i++) {
+        const c = name.charCodeAt(i);
+        if (c > 0xff) throw new DnsWireError("name", `non-ASCII character in "${name}"`);
+        this.buf[this.pos++] = c;
+      }
+      if (end === name.length) break;
+      start = end + 1;
+    }
+    this.u8(0);
+  }
+
+  #escapedName(name: string, added: string[]): void {
     const labels = nameLabels(name);
     const keys: string[] = new Array(labels.length);
     let key = "";
     for (let i = labels.length - 1; i >= 0; i--) {
-      const text = String.fromCharCode(...labels[i]);
+      const text = labelText(labels[i], 0, labels[i].length);
       key = key === "" ? text : `${text}.${key}`;
       keys[i] = key;
     }

@@ -13,21 +13,12 @@ const DOT = 0x2e;
 
 /** One wire label (bytes `from..to` of `buf`) as presentation text. */
 export function labelText(buf: Uint8Array, from: number, to: number): string {
-  let plain = true;
-  for (let i = from; i < to; i++) {
-    const b = buf[i];
-    if (b <= 0x20 || b >= 0x7f || b === DOT || b === BACKSLASH) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return String.fromCharCode(...buf.subarray(from, to));
   let s = "";
   for (let i = from; i < to; i++) {
     const b = buf[i];
-    if (b === DOT || b === BACKSLASH) s += `\\${String.fromCharCode(b)}`;
-    else if (b <= 0x20 || b >= 0x7f) s += `\\${String(b).padStart(3, "0")}`;
-    else s += String.fromCharCode(b);
+    if (b > 0x20 && b < 0x7f && b !== DOT && b !== BACKSLASH) s += String.fromCharCode(b);
+    else if (b === DOT || b === BACKSLASH) s += b === DOT ? "\\." : "\\\\";
+    else s += `\\${b < 10 ? "00" : b < 100 ? "0" : ""}${b}`;
   }
   return s;
 }

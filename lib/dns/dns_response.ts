@@ -5,7 +5,7 @@
  * records with its rcode (NXDOMAIN, NODATA, SERVFAIL kept); RA=1 throughout. A request with EDNS gets an
  * OPT record back: payload max(requested, 512), same version, DO copied.
  */
-import { type DnsMessage, type DnsQuestion, type Edns, Rcode, responseFlags } from "./dns_types.ts";
+import { type DnsMessage, type DnsQuestion, type DnsRecord, type Edns, Rcode } from "./dns_types.ts";
 import type { DecodedHeader } from "./dns_decoder.ts";
 import type { Resolution } from "./name_resolver.ts";
 
@@ -26,41 +26,42 @@ type RequestLike = Pick<DecodedHeader, "id" | "opcode" | "rd" | "cd"> & {
   readonly edns?: Edns;
 };
 
-/** An empty response with `rcode` (FORMERR, NOTIMP, SERVFAIL, ...). */
-export function errorResponse(req: RequestLike, rcode: number): DnsMessage {
+/** A response to `req`: QR set, opcode/RD/CD copied, RA=1 (fields in the decoder's order: one shape). */
+function response(
+  req: RequestLike,
+  aa: boolean,
+  rcode: number,
+  answers: readonly DnsRecord[],
+  additionals: readonly DnsRecord[],
+): DnsMessage {
   return {
     id: req.id,
-    ...responseFlags(req, { aa: false, ra: true, rcode }),
+    qr: true,
+    opcode: req.opcode,
+    aa,
+    tc: false,
+    rd: req.rd,
+    ra: true,
+    ad: false,
+    cd: req.cd,
+    rcode,
     questions: req.questions ?? [],
-    answers: [],
+    answers,
     authorities: [],
-    additionals: [],
+    additionals,
     edns: responseEdns(req),
   };
 }
 
+/** An empty response with `rcode` (FORMERR, NOTIMP, SERVFAIL, ...). */
+export function errorResponse(req: RequestLike, rcode: number): DnsMessage {
+  return response(req, false, rcode, [], []);
+}
+
 /** The response to a well-formed query, given how it was resolved. */
 export function resolvedResponse(req: DnsMessage, r: Resolution): DnsMessage {
-  if (r.source === "local") {
-    return {
-      id: req.id,
-      ...responseFlags(req, { aa: true, ra: true, rcode: Rcode.NOERROR }),
-      questions: req.questions,
-      answers: r.records,
-      authorities: [],
-      additionals: [],
-      edns: responseEdns(req),
-    };
-  }
+  if (r.source === "local") return response(req, true, Rcode.NOERROR, r.records, []);
   const u = r.result;
   if (u.kind === "failed") return errorResponse(req, Rcode.SERVFAIL);
-  return {
-    id: req.id,
-    ...responseFlags(req, { aa: false, ra: true, rcode: u.rcode }),
-    questions: req.questions,
-    answers: u.answers,
-    authorities: [],
-    additionals: u.additionals,
-    edns: responseEdns(req),
-  };
+  return response(req, false, u.rcode, u.answers, u.additionals);
 }

@@ -133,21 +133,3 @@ export class DnsWireError extends ZtError {
     super("dns-wire", `${where}: ${detail}`);
   }
 }
-
-/** The flags of a fresh response to `req`: QR set, opcode/RD/CD copied, the rest as given. */
-export function responseFlags(
-  req: Pick<DnsFlags, "opcode" | "rd" | "cd">,
-  f: { aa: boolean; ra: boolean; rcode: number },
-): DnsFlags {
-  return {
-    qr: true,
-    opcode: req.opcode,
-    aa: f.aa,
-    tc: false,
-    rd: req.rd,
-    ra: f.ra,
-    ad: false,
-    cd: req.cd,
-    rcode: f.rcode,
-  };
-}

@@ -6,7 +6,7 @@
  * 2. qps: queries per second and latency from a closed-loop UDP client (BENCH_DNS_CONCURRENCY queries
  *    in flight) against a real zt node: a mesh name answered locally, a name forwarded upstream, and the
  *    baseline of asking the same upstream directly, in the same run. The upstream is tests/fakes'
- *    dns-packet server in its own process.
+ *    dns-packet server (tests/fakes/dns_upstream.ts) in its own process.
  *
  * Prints a Markdown table and one JSON line (`BENCH_DNS_JSON=path` also writes it). BENCH_QUICK=1: short.
  */
@@ -19,7 +19,6 @@ import { encodeMessage } from "../lib/dns/dns_encoder.ts";
 import { resolvedResponse, udpLimit } from "../lib/dns/dns_response.ts";
 import { RClass, RType } from "../lib/dns/dns_types.ts";
 import { startNode, writeMeshFiles } from "../tests/fakes/zt_node.ts";
-import { DnsUpstream } from "../tests/fakes/dns_upstream.ts";
 import { buildQuery } from "../tests/fakes/dns_client.ts";
 
 const NODE = { name: "node-a", ip: "127.53.40.1" };
@@ -140,15 +139,6 @@ async function load(
   return { qps: Math.round(lat.length / seconds), p50Ms: pct(0.5), p99Ms: pct(0.99), errors };
 }
 
-async function upstreamChild(): Promise<never> {
-  const ip = Deno.args[1];
-  const port = Number(Deno.args[2]);
-  await DnsUpstream.start(ip, { "example.org": { A: ["93.184.0.1"] } }, port);
-  console.log("ready");
-  await new Promise(() => {});
-  throw new Error("unreachable");
-}
-
 async function main(): Promise<void> {
   const log = (m: string) => console.error(`[bench dns] ${m}`);
   const codec: Record<string, number> = {};
@@ -158,7 +148,14 @@ async function main(): Promise<void> {
   log(`codec ns per decode+encode: ${JSON.stringify(codec)}`);
 
   const up = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, "upstream", UPSTREAM, String(UPSTREAM_PORT)],
+    args: [
+      "run",
+      "-A",
+      new URL("../tests/fakes/dns_upstream.ts", import.meta.url).pathname,
+      UPSTREAM,
+      String(UPSTREAM_PORT),
+      JSON.stringify({ "example.org": { A: ["93.184.0.1"] } }),
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -235,7 +232,6 @@ export async function dnsBenchInChild(jsonPath: string): Promise<boolean> {
 }
 
 if (import.meta.main) {
-  if (Deno.args[0] === "upstream") await upstreamChild();
   await main();
   Deno.exit(0);
 }

@@ -147,3 +147,10 @@ export class DnsUpstream {
     await new Promise<void>((r) => this.#tcp.close(() => r()));
   }
 }
+
+/** As a program: `deno run -A tests/fakes/dns_upstream.ts IP PORT 'ZONE-JSON'` serves until killed. */
+if (import.meta.main) {
+  const [ip, port, zone] = Deno.args;
+  await DnsUpstream.start(ip, JSON.parse(zone ?? "{}"), Number(port));
+  console.log("ready");
+}

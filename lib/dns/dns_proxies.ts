@@ -161,7 +161,9 @@ export class DnsProxies {
       rejections: this.rejections,
       log: o.log,
     });
-    this.#pods.get(uid)?.server.close();
+    const previous = this.#pods.get(uid);
+    previous?.server.close();
+    previous?.forwarder.close();
     server.start();
     this.#pods.set(uid, { server, forwarder });
     o.log.info("starting local DNS server", {
@@ -173,6 +175,7 @@ export class DnsProxies {
       bound: server.bound,
       close: () => {
         server.close();
+        forwarder.close();
         if (this.#pods.get(uid)?.server === server) this.#pods.delete(uid);
       },
     };
@@ -226,7 +229,11 @@ export class DnsProxies {
   }
 
   close(): void {
-    for (const p of this.#pods.values()) p.server.close();
+    for (const p of this.#pods.values()) {
+      p.server.close();
+      p.forwarder.close();
+    }
     this.#pods.clear();
+    this.#nodeForwarder?.close();
   }
 }

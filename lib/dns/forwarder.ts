@@ -1,7 +1,8 @@
 /**
  * One pod's upstream resolver, as ztunnel's forwarder: a name is re-resolved (a fresh query of zt's own,
  * not the client's packet relayed) through the upstream servers in order, over UDP from a new socket
- * made by the pod's socket factory (its netns, mark 0x539: not captured back into 15053), retried over
+ * made by the pod's socket factory (its netns, mark 0x539: not captured back into 15053; shared by up to
+ * 64 lookups, lib/dns/udp_channel.ts), retried over
  * TCP when the answer is truncated. NOERROR and NXDOMAIN are final; SERVFAIL, REFUSED and the like move
  * on to the next server; no answer within the timeout is a try, `attempts` rounds over all servers.
  * In-flight lookups are bounded per pod, so one pod's query flood cannot take another pod's turn.
@@ -9,12 +10,12 @@
 import type dgram from "node:dgram";
 import type net from "node:net";
 import { errorMessage } from "../error.ts";
-import { formatSocketAddr, ipFamily, type SocketAddr } from "../state/ip.ts";
+import { formatSocketAddr, type SocketAddr } from "../state/ip.ts";
 import { decodeMessage } from "./dns_decoder.ts";
 import { encodeMessage } from "./dns_encoder.ts";
-import { lowerName } from "./dns_name.ts";
 import { type DnsMessage, type DnsQuestion, type DnsRecord, Opcode, Rcode } from "./dns_types.ts";
 import { frameTcpMessage, readTcpMessages } from "./tcp_framing.ts";
+import { answersQuestion, type Try, UdpChannel } from "./udp_channel.ts";
 
 /** The sockets a forwarder needs (a pod's SocketFactory). */
 export interface UpstreamSockets {
@@ -33,6 +34,8 @@ export interface ForwarderOptions {
   readonly maxInFlight?: number;
   /** EDNS payload size we advertise upstream (default 1232). */
   readonly udpSize?: number;
+  /** Lookups per UDP socket before a fresh one (a new source port) is made (default 64). */
+  readonly udpSocketUses?: number;
 }
 
 export type UpstreamFailure = "timeout" | "busy" | "no upstreams" | "network";
@@ -60,21 +63,10 @@ function randomId(): number {
   return crypto.getRandomValues(new Uint16Array(1))[0];
 }
 
-function matches(q: DnsQuestion, id: number, m: DnsMessage): boolean {
-  const a = m.questions[0];
-  return m.qr && m.id === id && m.questions.length === 1 && a.type === q.type && a.class === q.class &&
-    lowerName(a.name) === lowerName(q.name);
-}
-
-type Try = { kind: "message"; message: DnsMessage } | {
-  kind: "error";
-  reason: UpstreamFailure;
-  detail: string;
-};
-
 export class Forwarder {
   readonly #o: ForwarderOptions;
   #inFlight = 0;
+  readonly #channels = new Map<string, UdpChannel>();
 
   constructor(opts: ForwarderOptions) {
     this.#o = opts;
@@ -159,48 +151,24 @@ export class Forwarder {
     return encodeMessage(m).bytes;
   }
 
-  #udp(server: SocketAddr, q: DnsQuestion): Promise<Try> {
-    const id = randomId();
-    const timeoutMs = this.#o.timeoutMs ?? 5000;
-    let sock: dgram.Socket;
-    try {
-      sock = this.#o.sockets.bindUdp({ ip: ipFamily(server.ip) === 6 ? "::" : "0.0.0.0", port: 0 });
-    } catch (e) {
-      return Promise.resolve({ kind: "error", reason: "network", detail: errorMessage(e) });
-    }
-    return new Promise<Try>((resolve) => {
-      const done = (t: Try) => {
-        clearTimeout(timer);
-        sock.removeAllListeners("message");
-        try {
-          sock.close();
-        } catch { /* already closed */ }
-        resolve(t);
-      };
-      const timer = setTimeout(
-        () => done({ kind: "error", reason: "timeout", detail: `no answer within ${timeoutMs} ms` }),
-        timeoutMs,
-      );
-      sock.on("error", (e) => done({ kind: "error", reason: "network", detail: errorMessage(e) }));
-      sock.on("message", (buf: Uint8Array) => {
-        let m: DnsMessage;
-        try {
-          m = decodeMessage(buf);
-        } catch {
-          return; // not an answer to us: keep waiting
-        }
-        if (matches(q, id, m)) done({ kind: "message", message: m });
-      });
+  async #udp(server: SocketAddr, q: DnsQuestion): Promise<Try> {
+    const key = formatSocketAddr(server.ip, server.port);
+    let ch = this.#channels.get(key);
+    if (!ch || ch.retired) {
       try {
-        sock.connect(server.port, server.ip, () => {
-          sock.send(this.#query(q, id), (err) => {
-            if (err) done({ kind: "error", reason: "network", detail: errorMessage(err) });
-          });
-        });
+        ch = new UdpChannel(this.#o.sockets, server, this.#o.udpSocketUses);
       } catch (e) {
-        done({ kind: "error", reason: "network", detail: errorMessage(e) });
+        return { kind: "error", reason: "network", detail: errorMessage(e) };
       }
-    });
+      this.#channels.set(key, ch);
+    }
+    return await ch.exchange(q, (id) => this.#query(q, id), this.#o.timeoutMs ?? 5000);
+  }
+
+  /** Closes the shared UDP sockets (lookups in flight fail). */
+  close(): void {
+    for (const ch of this.#channels.values()) ch.close();
+    this.#channels.clear();
   }
 
   async #tcp(server: SocketAddr, q: DnsQuestion): Promise<Try> {
@@ -230,7 +198,7 @@ export class Forwarder {
       readTcpMessages(sock, (buf) => {
         try {
           const m = decodeMessage(buf);
-          if (matches(q, id, m)) done({ kind: "message", message: m });
+          if (answersQuestion(q, id, m)) done({ kind: "message", message: m });
         } catch (e) {
           done({ kind: "error", reason: "network", detail: `bad answer: ${errorMessage(e)}` });
         }

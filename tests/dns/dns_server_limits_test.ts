@@ -171,6 +171,7 @@ Deno.test("name resolver: SOCKS5 and DNS share answers — mesh names locally, o
     const other = workload({ name: "x", namespace: "elsewhere", workloadIps: ["127.53.1.9"] });
     assert.deepEqual(await r.resolve(other, "httpbin.ambient-demo"), ["10.96.0.20"]);
     assert.equal(up.queries.filter((q) => q.name.startsWith("httpbin")).length, 0);
+    fwd.close();
   } finally {
     await up.close();
     kit.close();

@@ -36,9 +36,40 @@ Deno.test("forwarder: SERVFAIL and silence move on to the next server; NXDOMAIN 
     assert.equal(second.queries.filter((x) => x.name === "c.test").length, 0);
     const none = new Forwarder({ sockets: kit.factory(), upstreams: [] });
     assert.equal((await none.lookup({ name: "x", type: 1, class: 1 })).kind, "failed");
+    f.close();
   } finally {
     await first.close();
     await second.close();
+    kit.close();
+  }
+});
+
+Deno.test("forwarder: a UDP socket carries a few lookups at once, then a fresh one (new source port)", async () => {
+  const kit = netKit();
+  const up = await DnsUpstream.start("127.53.9.5", { "a.test": { A: ["10.0.0.1"], delayMs: 30 } });
+  try {
+    const f = new Forwarder({
+      sockets: kit.factory(),
+      upstreams: [up.address],
+      timeoutMs: 1000,
+      udpSocketUses: 4,
+    });
+    const rs = await Promise.all(
+      Array.from({ length: 12 }, () => f.lookup({ name: "a.test", type: RType.A, class: 1 })),
+    );
+    assert.ok(
+      rs.every((r) => r.kind === "answer" && r.answers.length === 1),
+      "every concurrent lookup got its own answer",
+    );
+    const ports = new Set(up.queries.map((q) => q.port));
+    assert.equal(ports.size, 3, "12 lookups, 4 per socket");
+    for (const port of ports) {
+      const ids = up.queries.filter((q) => q.port === port).map((q) => q.id);
+      assert.equal(new Set(ids).size, ids.length, "lookups sharing a socket have distinct random ids");
+    }
+    f.close();
+  } finally {
+    await up.close();
     kit.close();
   }
 });

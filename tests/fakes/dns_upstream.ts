@@ -32,6 +32,8 @@ export interface SeenQuery {
   readonly id: number;
   readonly rd: boolean;
   readonly edns: boolean;
+  /** The client's source port. */
+  readonly port: number;
 }
 
 export class DnsUpstream {
@@ -47,7 +49,7 @@ export class DnsUpstream {
     const z = new Map(Object.entries(zone).map(([k, v]) => [k.toLowerCase(), v]));
     const u = new DnsUpstream(ip, port, z);
     u.#udp = dgram.createSocket(ip.includes(":") ? "udp6" : "udp4");
-    u.#udp.on("message", (m, r) => u.#answer(m, "udp", (b) => u.#udp.send(b, r.port, r.address)));
+    u.#udp.on("message", (m, r) => u.#answer(m, "udp", r.port, (b) => u.#udp.send(b, r.port, r.address)));
     await new Promise<void>((res) => u.#udp.bind(port, ip, () => res()));
     u.port = u.#udp.address().port;
     u.#tcp = net.createServer((c) => {
@@ -60,7 +62,7 @@ export class DnsUpstream {
         while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
           const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
           buf = buf.subarray(2 + msg.length);
-          u.#answer(msg, "tcp", (b) => {
+          u.#answer(msg, "tcp", c.remotePort ?? 0, (b) => {
             const len = Buffer.alloc(2);
             len.writeUInt16BE(b.length);
             c.write(Buffer.concat([len, Buffer.from(b)]));
@@ -80,7 +82,7 @@ export class DnsUpstream {
     return this.queries.filter((q) => !transport || q.transport === transport).length;
   }
 
-  #answer(raw: Uint8Array, transport: "udp" | "tcp", send: (b: Uint8Array) => void): void {
+  #answer(raw: Uint8Array, transport: "udp" | "tcp", port: number, send: (b: Uint8Array) => void): void {
     let q: DpPacket;
     try {
       q = dnsPacket.decode(raw);
@@ -97,6 +99,7 @@ export class DnsUpstream {
       id: q.id ?? 0,
       rd,
       edns: (q.additionals ?? []).some((r) => r.type === "OPT"),
+      port,
     });
     const entry = this.zone.get(question.name.toLowerCase());
     if (entry?.silent) return;

@@ -23,7 +23,8 @@ import { errorResponse, resolvedResponse, udpLimit } from "./dns_response.ts";
 import { type DnsMessage, Opcode, Rcode, typeName } from "./dns_types.ts";
 import { isUpstreamSuccess } from "./forwarder.ts";
 import type { NameResolver, Resolution } from "./name_resolver.ts";
-import { frameTcpMessage, TcpFramer } from "./tcp_framing.ts";
+import { serveTcpConnection } from "./tcp_connection.ts";
+import { WorkloadWaiter } from "./workload_waiter.ts";
 import type { DnsRejections, RejectReason } from "./dns_rejections.ts";
 
 /** The sockets a DNS server binds (a pod's SocketFactory). */
@@ -53,26 +54,23 @@ export interface DnsServerOptions {
   readonly maxWaiting?: number;
 }
 
-const MAX_QUEUED_TCP_REQUESTS = 16;
-
-interface Waiter {
-  readonly deadline: number;
-  readonly resolve: (w: Workload | undefined) => void;
-}
-
 export class DnsServer {
   readonly #o: DnsServerOptions;
   #udp: dgram.Socket[] = [];
   #listeners: TcpListener[] = [];
   #conns = new Set<net.Socket>();
-  #waiters = new Set<Waiter>();
-  #poll?: ReturnType<typeof setInterval>;
+  readonly #waiter: WorkloadWaiter;
   #closed = false;
   /** The addresses bound, UDP and TCP alike. */
   readonly bound: SocketAddr[] = [];
 
   constructor(opts: DnsServerOptions) {
     this.#o = opts;
+    this.#waiter = new WorkloadWaiter(
+      opts.clientWorkload,
+      opts.workloadWaitMs ?? 5000,
+      opts.maxWaiting ?? 1024,
+    );
   }
 
   /** Binds everything now; throws (closing what was bound) if a required address cannot be bound. */
@@ -159,7 +157,14 @@ export class DnsServer {
     const o = this.#o;
     const q = req.questions[0];
     const started = performance.now();
-    const pod = await this.#workload();
+    const waiting = this.#waiter.get();
+    if (waiting === "full") {
+      this.#reject(
+        "workload_wait",
+        `${this.#waiter.waiting} requests already waiting for the pod's workload`,
+      );
+    }
+    const pod = waiting === "full" ? undefined : await waiting;
     if (!pod) {
       o.metrics.request(DnsMetrics.labels(q.type, protocol, undefined));
       this.#access(req, undefined, "unknown source", "none", 0, started);
@@ -230,35 +235,6 @@ export class DnsServer {
     });
   }
 
-  /** The pod's workload, waiting up to workloadWaitMs for it to appear. */
-  #workload(): Promise<Workload | undefined> {
-    const w = this.#o.clientWorkload();
-    if (w || this.#closed) return Promise.resolve(w);
-    if (this.#waiters.size >= (this.#o.maxWaiting ?? 1024)) {
-      this.#reject("workload_wait", `${this.#waiters.size} requests already waiting for the pod's workload`);
-      return Promise.resolve(undefined);
-    }
-    return new Promise((resolve) => {
-      this.#waiters.add({ deadline: performance.now() + (this.#o.workloadWaitMs ?? 5000), resolve });
-      this.#poll ??= setInterval(() => this.#checkWaiters(), 50);
-    });
-  }
-
-  #checkWaiters(): void {
-    const w = this.#closed ? undefined : this.#o.clientWorkload();
-    const now = performance.now();
-    for (const x of [...this.#waiters]) {
-      if (w || this.#closed || now >= x.deadline) {
-        this.#waiters.delete(x);
-        x.resolve(w);
-      }
-    }
-    if (this.#waiters.size === 0 && this.#poll !== undefined) {
-      clearInterval(this.#poll);
-      this.#poll = undefined;
-    }
-  }
-
   #serveTcp(sock: net.Socket): void {
     const o = this.#o;
     if (this.#closed || this.#conns.size >= (o.maxTcpConnections ?? 64)) {
@@ -267,53 +243,13 @@ export class DnsServer {
       return;
     }
     this.#conns.add(sock);
-    const framer = new TcpFramer();
-    const queue: Uint8Array[] = [];
-    let busy = false;
-    let ended = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const timeoutMs = o.tcpTimeoutMs ?? 5000;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        if (busy || queue.length) return arm();
-        this.#reject("tcp_timeout", `no complete request within ${timeoutMs} ms`);
-        sock.destroy();
-      }, timeoutMs);
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      this.#conns.delete(sock);
-    };
-    const pump = async () => {
-      if (busy) return;
-      busy = true;
-      while (queue.length && !sock.destroyed) {
-        const out = await this.handle(queue.shift()!, "tcp");
-        if (queue.length < MAX_QUEUED_TCP_REQUESTS) sock.resume();
-        if (out && !sock.destroyed && !sock.write(frameTcpMessage(out))) {
-          await new Promise<void>((r) => sock.once("drain", r).once("close", r));
-        }
-        arm();
-      }
-      busy = false;
-      if (ended && !sock.destroyed) sock.end();
-    };
-    sock.on("data", (d: Uint8Array) => {
-      const msgs = framer.push(d);
-      if (msgs.length === 0) return;
-      queue.push(...msgs);
-      arm();
-      if (queue.length >= MAX_QUEUED_TCP_REQUESTS) sock.pause();
-      pump();
+    serveTcpConnection(sock, {
+      handle: (req) => this.handle(req, "tcp"),
+      timeoutMs,
+      onTimeout: () => this.#reject("tcp_timeout", `no complete request within ${timeoutMs} ms`),
+      onClose: () => this.#conns.delete(sock),
     });
-    sock.on("end", () => {
-      ended = true;
-      if (!busy) sock.end();
-    });
-    sock.on("error", () => sock.destroy());
-    sock.on("close", cleanup);
-    arm();
   }
 
   /** Stops at once: sockets closed, TCP connections cut, waiting requests dropped. */
@@ -327,7 +263,7 @@ export class DnsServer {
     }
     for (const l of this.#listeners) l.close();
     for (const c of this.#conns) c.destroy();
-    this.#checkWaiters();
+    this.#waiter.close();
     this.#udp = [];
     this.#listeners = [];
   }

@@ -6,6 +6,7 @@ import { demoCommand } from "./lib/cli/demo.ts";
 import { POLICY_CHECK_HELP, policyCommand } from "./lib/cli/policy_check.ts";
 import { REDIRECT_HELP, redirectCommand } from "./lib/cli/redirect.ts";
 import { CONFIG_HELP, configCommand, LOG_LEVEL_HELP, logLevelCommand } from "./lib/cli/config_view.ts";
+import { DNS_HELP, dnsCommand } from "./lib/cli/dns_lookup.ts";
 
 export const COMMANDS: Record<
   string,
@@ -31,6 +32,11 @@ export const COMMANDS: Record<
     summary: "redirect install|remove: capture rules for this node's ambient pods (istio-cni's part)",
     run: redirectCommand,
     help: REDIRECT_HELP,
+  },
+  dns: {
+    summary: "dns lookup NAME --pod NS/NAME [--type A]: what that pod's DNS proxy answers",
+    run: dnsCommand,
+    help: DNS_HELP,
   },
   "log-level": {
     summary: "show or change a running node's log levels",

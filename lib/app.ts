@@ -33,6 +33,8 @@ import { Observability } from "./admin/observability.ts";
 import { formatIdentity } from "./identity/spiffe.ts";
 import type { GrpcChannel } from "./xds/grpc_channel.ts";
 import type { XdsConfigSource } from "./state/xds_source.ts";
+import { DnsProxies } from "./dns/dns_proxies.ts";
+import type { DnsLookupFn } from "./admin/dns_lookup.ts";
 
 export interface AppOptions {
   /** Where log lines go (stderr by default). */
@@ -53,6 +55,7 @@ export class App {
   #localSource?: LocalConfigSource;
   #xds?: XdsConfigSource;
   #caChannel?: GrpcChannel;
+  #dns?: DnsProxies;
   /** Aborted on close: startup waits (first xDS sync, first certificates) give up. */
   #closing = new AbortController();
   #obs?: Observability;
@@ -120,6 +123,7 @@ export class App {
       staticConfig: () => this.#localSource?.current,
       shutdown: () => this.shutdown(),
       workloadState: c.inpodEnabled ? () => this.#inpod?.workloadState() : undefined,
+      dnsLookup: () => this.#dnsLookup(),
     });
     const ready = this.#obs.readiness;
     const stateTask = ready.register("state manager");
@@ -185,6 +189,22 @@ export class App {
       reporter,
       log: log("inbound"),
     });
+    // DNS proxy per local pod (ztunnel's 15053); upstream sockets come from each pod's factory.
+    if (c.dnsCapture) {
+      this.#dns = new DnsProxies({
+        state: this.state,
+        sockets: factory,
+        registry: this.#obs.registry,
+        log: log("dns"),
+        clusterDomain: c.clusterDomain,
+        ipv6Enabled: c.ipv6Enabled,
+        preferredNamespace: c.preferedServiceNamespace,
+        proxyAddr: c.dnsProxyAddr,
+        upstreams: c.dnsUpstreams,
+        upstreamTimeoutMs: c.dnsUpstreamTimeoutMs,
+      });
+    }
+    const dns = this.#dns;
     const capture = c.captureMode === "tproxy"
       ? new CaptureListeners({
         outbound,
@@ -204,6 +224,9 @@ export class App {
         inbound.handle(ctx, t).catch((e) => inboundLog.error("inbound failed", { error: errorMessage(e) }));
       },
       clusterDomain: c.clusterDomain,
+      startDns: dns
+        ? (pod) => dns.startPod(pod.uid, { ...pod, sockets: pod.factory, workload: pod.workload })
+        : undefined,
     };
     const podOptions = {
       h2,
@@ -324,7 +347,9 @@ export class App {
       this.#inpod.start();
       this.log.info("waiting for istio-cni", { node: c.nodeName, zds: c.inpodUds });
       ready.whenReady().then(() => {
-        if (!this.#stopping) this.log.info("zt ready", { node: c.nodeName, mode: "in-pod", instanceIp: c.instanceIp });
+        if (!this.#stopping) {
+          this.log.info("zt ready", { node: c.nodeName, mode: "in-pod", instanceIp: c.instanceIp });
+        }
       });
       return;
     }
@@ -334,6 +359,16 @@ export class App {
     certTask();
     proxyTask();
     this.log.info("zt ready", { node: c.nodeName, pods: pods!.pods.size, instanceIp: c.instanceIp });
+  }
+
+  /** `/dns_lookup`: a local pod's DNS answer for a name (undefined while the DNS proxy is off). */
+  #dnsLookup(): DnsLookupFn | undefined {
+    const dns = this.#dns;
+    if (!dns) return undefined;
+    return async (pod, name, type) => {
+      const w = dns.podByName(pod);
+      return w ? await dns.lookup(w, name, type) : "no pod";
+    };
   }
 
   /** Certificates are fetched ahead for every local mesh pod and forgotten when the last one leaves. */
@@ -404,6 +439,7 @@ export class App {
     this.#caChannel?.close();
     this.#capture?.close();
     this.#pods?.close();
+    this.#dns?.close();
     this.#pool?.close();
     this.#certs?.close();
     await this.#obs?.close();

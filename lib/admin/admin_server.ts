@@ -7,6 +7,7 @@ import { formatLogFilter, type LogFilter, type LogSink, parseLogFilter } from ".
 import { errorMessage } from "../error.ts";
 import type { RunningServer } from "../metrics/metrics_server.ts";
 import { type ConnectionView, renderDashboard } from "./dashboard.ts";
+import { type DnsLookupFn, handleDnsLookup } from "./dns_lookup.ts";
 
 export type { ConnectionView } from "./dashboard.ts";
 
@@ -18,6 +19,8 @@ export interface AdminDeps {
   connections(): ConnectionView[];
   /** For tests; defaults to Date.now. */
   now?(): number;
+  /** `GET /dns_lookup` (lib/admin/dns_lookup.ts); absent while the DNS proxy is off. */
+  dnsLookup?(): DnsLookupFn | undefined;
 }
 
 export interface AdminServerOptions {
@@ -49,6 +52,7 @@ const ROUTES: Record<string, string> = {
   "/config_dump": "GET",
   "/logging": "POST",
   "/quitquitquit": "POST",
+  "/dns_lookup": "GET",
 };
 
 /** `current log level is info,xds=debug\n` (ztunnel prints its filter directive string). */
@@ -108,6 +112,8 @@ export function adminHandler(deps: AdminDeps): (req: Request) => Promise<Respons
       }
       case "/logging":
         return handleLogging(deps.logSink, url.searchParams);
+      case "/dns_lookup":
+        return await handleDnsLookup(url.searchParams, deps.dnsLookup?.());
       case "/quitquitquit":
         if (!shuttingDown) {
           // reply first; the drain starts once this response is on its way

@@ -19,6 +19,7 @@ import { ISTIO_VERSION, VERSION } from "../version.ts";
 import { Readiness, serveReadiness } from "./readiness.ts";
 import { serveAdmin } from "./admin_server.ts";
 import { buildConfigDump } from "./config_dump.ts";
+import type { DnsLookupFn } from "./dns_lookup.ts";
 
 export interface ObservabilityOptions {
   readonly config: Config;
@@ -31,6 +32,8 @@ export interface ObservabilityOptions {
   readonly shutdown: () => Promise<unknown>;
   /** In-pod mode's `workloadState` (lib/inpod WorkloadManager.workloadState), when it runs. */
   readonly workloadState?: () => unknown;
+  /** The DNS proxies' lookup for `/dns_lookup` (set once they exist). */
+  readonly dnsLookup?: () => DnsLookupFn | undefined;
 }
 
 interface Closable {
@@ -89,6 +92,7 @@ export class Observability {
       deps: {
         configDump: () => o.configDump(),
         logSink: opts.sink,
+        dnsLookup: () => opts.dnsLookup?.(),
         shutdown: async () => {
           await opts.shutdown();
         },

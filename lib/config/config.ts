@@ -14,6 +14,7 @@ import {
 } from "./parse.ts";
 import { parseLogFilter } from "../log/logger.ts";
 import { parse as parseYaml } from "yaml";
+import { parseSocketAddr } from "../state/ip.ts";
 
 export interface Config {
   readonly nodeName: string;
@@ -75,6 +76,19 @@ export interface Config {
   readonly inpodPortReuse: boolean;
   /** PACKET_MARK: SO_MARK on every pod socket; 1337 in shared mode, none in dedicated unless set. */
   readonly packetMark?: number;
+  // ---- DNS proxy (lib/dns/) ----
+  /** ISTIO_META_DNS_CAPTURE: each local pod's DNS proxy on 15053 (on unless set to something but "true"). */
+  readonly dnsCapture: boolean;
+  /** ISTIO_META_DNS_PROXY_ADDR: `localhost:P` (127.0.0.1 and ::1 in a pod; the pod's IP in loopback mode) or `IP:P`. */
+  readonly dnsProxyAddr: { readonly host: string; readonly port: number };
+  /** ZT_DNS_UPSTREAMS: upstream resolvers; undefined = the nameservers of /etc/resolv.conf. */
+  readonly dnsUpstreams?: readonly { readonly ip: string; readonly port: number }[];
+  /** ZT_DNS_UPSTREAM_TIMEOUT: per upstream try; undefined = resolv.conf's `timeout:`, else 5 s. */
+  readonly dnsUpstreamTimeoutMs?: number;
+  /** PREFERED_SERVICE_NAMESPACE (ztunnel's spelling): DNS tie-break among same-hostname services. */
+  readonly preferedServiceNamespace?: string;
+  /** IPV6_ENABLED: AAAA answers for mesh names, the ::1 DNS listener in a pod. */
+  readonly ipv6Enabled: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -177,6 +191,43 @@ export const SETTINGS = [
   ["INPOD_UDS", "inpod-uds", "/var/run/ztunnel/ztunnel.sock", "istio-cni's ZDS socket."],
   ["INPOD_PORT_REUSE", "inpod-port-reuse", "true", "SO_REUSEPORT on the per-pod listeners."],
   ["PACKET_MARK", "packet-mark", "1337 (shared mode)", "SO_MARK on every pod socket."],
+  // DNS proxy (lib/dns/)
+  [
+    "ISTIO_META_DNS_CAPTURE",
+    "dns-capture",
+    "(on)",
+    "Each local pod's DNS proxy on port 15053; off when set to anything but `true` (also `DNS_CAPTURE` in PROXY_CONFIG's proxyMetadata).",
+  ],
+  [
+    "ISTIO_META_DNS_PROXY_ADDR",
+    "dns-proxy-addr",
+    "localhost:15053",
+    "DNS proxy address: `localhost:P` (in a pod 127.0.0.1 and ::1; in loopback mode the pod's IP) or one `IP:P`.",
+  ],
+  [
+    "ZT_DNS_UPSTREAMS",
+    "dns-upstreams",
+    "(/etc/resolv.conf)",
+    "Upstream resolvers for names outside the mesh, `ip:port,...`; default the nameservers of /etc/resolv.conf.",
+  ],
+  [
+    "ZT_DNS_UPSTREAM_TIMEOUT",
+    "dns-upstream-timeout",
+    "(resolv.conf, else 5s)",
+    "Timeout of one upstream try (two rounds over the servers, or resolv.conf's `attempts:`).",
+  ],
+  [
+    "PREFERED_SERVICE_NAMESPACE",
+    "prefered-service-namespace",
+    "",
+    "DNS tie-break among services sharing a hostname (deprecated in ztunnel).",
+  ],
+  [
+    "IPV6_ENABLED",
+    "ipv6-enabled",
+    "true",
+    "AAAA answers for mesh names; the DNS proxy's ::1 listener in a pod.",
+  ],
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number][0];
@@ -296,8 +347,43 @@ export function loadConfig(
     captureMode: parseEnum("ZT_CAPTURE", str("ZT_CAPTURE", "none"), ["none", "tproxy"] as const),
     authzPolicyInfoLogging: parseBool("AUTHZ_POLICY_INFO_LOGGING", str("AUTHZ_POLICY_INFO_LOGGING", "false")),
     ...inpodSettings(get),
+    ...dnsSettings(get, proxyMetadata(env.PROXY_CONFIG)),
   };
   return Object.freeze(cfg);
+}
+
+/** The DNS proxy's settings (ztunnel: DNS_CAPTURE and DNS_PROXY_ADDR from the ISTIO_META_* proxy metadata). */
+function dnsSettings(get: (n: SettingName) => string | undefined, meta: Record<string, string>) {
+  const capture = get("ISTIO_META_DNS_CAPTURE") ?? meta.DNS_CAPTURE;
+  const addrText = get("ISTIO_META_DNS_PROXY_ADDR") ?? meta.DNS_PROXY_ADDR ?? "localhost:15053";
+  const m = /^localhost:(\d+)$/.exec(addrText.trim());
+  let dnsProxyAddr: { host: string; port: number };
+  if (m) dnsProxyAddr = { host: "localhost", port: parseUint("ISTIO_META_DNS_PROXY_ADDR", m[1], 0, 65535) };
+  else {
+    const a = parseSocketAddr(addrText.trim());
+    if (!a) {
+      throw new ConfigError("ISTIO_META_DNS_PROXY_ADDR", addrText, "expected localhost:PORT or IP:PORT");
+    }
+    dnsProxyAddr = { host: a.ip, port: a.port };
+  }
+  const upstreamText = get("ZT_DNS_UPSTREAMS");
+  const dnsUpstreams = upstreamText === undefined ? undefined : upstreamText.split(",").map((s) => s.trim())
+    .filter(Boolean).map((s) => {
+      const a = parseSocketAddr(s) ?? parseSocketAddr(`${s.includes(":") ? `[${s}]` : s}:53`);
+      if (!a) throw new ConfigError("ZT_DNS_UPSTREAMS", upstreamText, `"${s}" is not ip:port`);
+      return a;
+    });
+  const timeout = get("ZT_DNS_UPSTREAM_TIMEOUT");
+  return {
+    dnsCapture: capture === undefined || capture.trim().toLowerCase() === "true",
+    dnsProxyAddr,
+    dnsUpstreams,
+    dnsUpstreamTimeoutMs: timeout === undefined
+      ? undefined
+      : parseDuration("ZT_DNS_UPSTREAM_TIMEOUT", timeout),
+    preferedServiceNamespace: get("PREFERED_SERVICE_NAMESPACE") || undefined,
+    ipv6Enabled: parseBool("IPV6_ENABLED", get("IPV6_ENABLED") ?? "true"),
+  };
 }
 
 function istioMetaEnv(env: Env): Record<string, string> {

@@ -1,6 +1,6 @@
 /**
- * A small, fast metrics registry: counter and gauge families with a fixed, ordered label-name list,
- * callback gauges computed at scrape time, and text encoding in Prometheus 0.0.4 or OpenMetrics 1.0.
+ * A small, fast metrics registry: counter, gauge and histogram families with a fixed, ordered label-name
+ * list, callback gauges computed at scrape time, and text encoding in Prometheus 0.0.4 or OpenMetrics 1.0.
  *
  * Children are cached by their joined label values and pre-render their label block once, so the
  * hot path (`child.inc(n)`) is a number add and a scrape is string concatenation.
@@ -83,7 +83,29 @@ export class Gauge {
   }
 }
 
-type MetricType = "counter" | "gauge";
+/** A histogram child: observations counted into fixed buckets (upper bounds, `le`), plus sum and count. */
+export class Histogram {
+  /** Non-cumulative count per bucket; the last slot is +Inf. */
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labelValues: readonly string[],
+    readonly rendered: string,
+    readonly bounds: readonly number[],
+  ) {
+    this.counts = new Array(bounds.length + 1).fill(0);
+  }
+  observe(v: number): void {
+    let i = 0;
+    while (i < this.bounds.length && v > this.bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+type MetricType = "counter" | "gauge" | "histogram";
 
 interface Encodable {
   readonly name: string;
@@ -104,7 +126,7 @@ function header(
   return sampleName;
 }
 
-abstract class Family<C extends Counter | Gauge> implements Encodable {
+abstract class Family<C extends Counter | Gauge | Histogram> implements Encodable {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
@@ -187,7 +209,11 @@ abstract class Family<C extends Counter | Gauge> implements Encodable {
 
   encode(format: MetricsFormat, out: string[]): void {
     const sample = header(out, format, this.type, this.name, this.help);
-    for (const c of this.#children.values()) out.push(`${sample}${c.rendered} ${formatValue(c.value)}`);
+    for (const c of this.#children.values()) this.encodeChild(c, sample, out);
+  }
+
+  protected encodeChild(c: C, sample: string, out: string[]): void {
+    out.push(`${sample}${c.rendered} ${formatValue((c as Counter | Gauge).value)}`);
   }
 }
 
@@ -202,6 +228,68 @@ export class GaugeFamily extends Family<Gauge> {
   readonly type = "gauge" as const;
   protected create(values: readonly string[], rendered: string): Gauge {
     return new Gauge(values, rendered);
+  }
+}
+
+export interface HistogramOptions extends FamilyOptions {
+  /** Bucket upper bounds, ascending; +Inf is implied. */
+  readonly buckets: readonly number[];
+  /** OpenMetrics `# UNIT` (the name must end with `_<unit>`), e.g. "seconds". */
+  readonly unit?: string;
+}
+
+/** A bucket bound as `le`: integers keep one decimal (`1.0`), as Prometheus client libraries print them. */
+export function formatBound(v: number): string {
+  if (v === Infinity) return "+Inf";
+  return Number.isInteger(v) ? v.toFixed(1) : String(v);
+}
+
+export class HistogramFamily extends Family<Histogram> {
+  readonly type = "histogram" as const;
+  readonly buckets: readonly number[];
+  readonly unit?: string;
+  readonly #les: readonly string[];
+
+  constructor(opts: HistogramOptions) {
+    super(opts);
+    if (this.labelNames.includes("le")) {
+      throw new ZtError("metrics", `${this.name}: "le" is not a label name`);
+    }
+    const b = [...opts.buckets];
+    if (b.some((v, i) => !Number.isFinite(v) || (i > 0 && v <= b[i - 1]))) {
+      throw new ZtError("metrics", `${this.name}: buckets must be finite and ascending`);
+    }
+    if (opts.unit !== undefined && !this.name.endsWith(`_${opts.unit}`)) {
+      throw new ZtError(
+        "metrics",
+        `${this.name}: a metric with unit ${opts.unit} must end with _${opts.unit}`,
+      );
+    }
+    this.buckets = b;
+    this.unit = opts.unit;
+    this.#les = [...b.map(formatBound), "+Inf"];
+  }
+
+  protected create(values: readonly string[], rendered: string): Histogram {
+    return new Histogram(values, rendered, this.buckets);
+  }
+
+  override encode(format: MetricsFormat, out: string[]): void {
+    out.push(`# HELP ${this.name} ${escapeHelp(this.help, format)}`);
+    out.push(`# TYPE ${this.name} histogram`);
+    if (format === "openmetrics" && this.unit) out.push(`# UNIT ${this.name} ${this.unit}`);
+    for (const c of this.children()) this.encodeChild(c, this.name, out);
+  }
+
+  protected override encodeChild(c: Histogram, name: string, out: string[]): void {
+    const inner = c.rendered === "" ? "" : c.rendered.slice(1, -1) + ",";
+    let cum = 0;
+    for (let i = 0; i < this.#les.length; i++) {
+      cum += c.counts[i];
+      out.push(`${name}_bucket{${inner}le="${this.#les[i]}"} ${cum}`);
+    }
+    out.push(`${name}_sum${c.rendered} ${formatValue(c.sum)}`);
+    out.push(`${name}_count${c.rendered} ${c.count}`);
   }
 }
 
@@ -267,6 +355,10 @@ export class Registry {
 
   gauge(opts: FamilyOptions): GaugeFamily {
     return this.#add(new GaugeFamily(opts));
+  }
+
+  histogram(opts: HistogramOptions): HistogramFamily {
+    return this.#add(new HistogramFamily(opts));
   }
 
   callbackGauge(opts: CallbackGaugeOptions): CallbackGauge {

@@ -31,6 +31,16 @@ export type PodPlacement =
   | { readonly kind: "ip"; readonly ip: string; readonly transparentHbone: boolean }
   | { readonly kind: "netns"; readonly ipv6: boolean };
 
+/** Starts a pod's DNS proxy on 15053 (lib/dns), bound now; a throw stops the pod. */
+export type DnsStarter = (pod: {
+  readonly uid: string;
+  readonly factory: SocketFactory;
+  /** The pod's IP where its proxies live on it (loopback mode); undefined inside its own netns. */
+  readonly ip?: string;
+  readonly inOwnNamespace: boolean;
+  readonly workload: () => Workload | undefined;
+}) => { close(): void };
+
 /** What the pod's proxies hand their connections to (shared by every pod of the node). */
 export interface PodHandlers {
   readonly state: ProxyState;
@@ -38,6 +48,8 @@ export interface PodHandlers {
   readonly plaintext: InboundPlaintext;
   readonly onTunnel: (ctx: InboundContext, t: InboundTunnel) => void;
   readonly clusterDomain: string;
+  /** The DNS proxy (when ISTIO_META_DNS_CAPTURE leaves it on). */
+  readonly startDns?: DnsStarter;
 }
 
 export interface PodProxyOptions {
@@ -66,6 +78,7 @@ export class PodProxy {
   #hbone?: HboneServer;
   #socks?: Socks5Server;
   #plain: TcpListener[] = [];
+  #dns?: { close(): void };
   #stopped = false;
   /** Whether the pod's sockets can carry a client's address (IP_TRANSPARENT was permitted). */
   #spoof = false;
@@ -100,6 +113,14 @@ export class PodProxy {
     const p = o.placement;
     const wildcard = p.kind === "netns" ? (p.ipv6 ? "::" : "0.0.0.0") : p.ip;
     try {
+      // As ztunnel's proxy factory: the DNS server first, then 15008, 15006, 15001, SOCKS5.
+      this.#dns = o.handlers.startDns?.({
+        uid: o.uid,
+        factory: o.factory,
+        ip: p.kind === "ip" ? p.ip : undefined,
+        inOwnNamespace: p.kind === "netns",
+        workload: o.workload,
+      });
       const hboneTransparent = p.kind === "ip" ? (p.transparentHbone ? "require" : "off") : o.transparent;
       const hl = o.factory.listenTcp({ ip: wildcard, port: HBONE_PORT }, { transparent: hboneTransparent });
       this.#spoof = p.kind === "netns" && hl.transparent;
@@ -208,6 +229,7 @@ export class PodProxy {
   }
 
   #closeListeners(): void {
+    this.#dns?.close();
     this.#socks?.close();
     for (const l of this.#plain) l.close();
     this.#plain = [];

@@ -334,10 +334,15 @@ export class ProxyState {
    * The node-local workload istio-cni names by (name, namespace, service account), as ztunnel's
    * `find_by_info` matches a ZDS pod to xDS (its ZDS uid is never compared). `node` empty: any node.
    */
-  findByInfo(node: string, info: { name: string; namespace: string; serviceAccount: string }): Workload | undefined {
+  findByInfo(
+    node: string,
+    info: { name: string; namespace: string; serviceAccount: string },
+  ): Workload | undefined {
     for (const w of this.#workloads.values()) {
       if (node && w.node !== node) continue;
-      if (w.name === info.name && w.namespace === info.namespace && w.serviceAccount === info.serviceAccount) {
+      if (
+        w.name === info.name && w.namespace === info.namespace && w.serviceAccount === info.serviceAccount
+      ) {
         return w;
       }
     }

@@ -189,22 +189,22 @@ export class App {
       reporter,
       log: log("inbound"),
     });
-    // DNS proxy per local pod (ztunnel's 15053); upstream sockets come from each pod's factory.
-    if (c.dnsCapture) {
-      this.#dns = new DnsProxies({
-        state: this.state,
-        sockets: factory,
-        registry: this.#obs.registry,
-        log: log("dns"),
-        clusterDomain: c.clusterDomain,
-        ipv6Enabled: c.ipv6Enabled,
-        preferredNamespace: c.preferedServiceNamespace,
-        proxyAddr: c.dnsProxyAddr,
-        upstreams: c.dnsUpstreams,
-        upstreamTimeoutMs: c.dnsUpstreamTimeoutMs,
-      });
-    }
-    const dns = this.#dns;
+    // The node's name resolver and, unless ISTIO_META_DNS_CAPTURE turns it off, a DNS proxy per local pod
+    // (ztunnel's 15053); upstream sockets come from each pod's factory. SOCKS5 resolves through the same.
+    const dns = new DnsProxies({
+      state: this.state,
+      sockets: factory,
+      registry: c.dnsCapture ? this.#obs.registry : undefined,
+      log: log("dns"),
+      clusterDomain: c.clusterDomain,
+      ipv6Enabled: c.ipv6Enabled,
+      preferredNamespace: c.preferedServiceNamespace,
+      proxyAddr: c.dnsProxyAddr,
+      upstreams: c.dnsUpstreams,
+      upstreamTimeoutMs: c.dnsUpstreamTimeoutMs,
+    });
+    this.#dns = dns;
+    const serveDns = c.dnsCapture;
     const capture = c.captureMode === "tproxy"
       ? new CaptureListeners({
         outbound,
@@ -223,8 +223,8 @@ export class App {
       onTunnel: (ctx, t) => {
         inbound.handle(ctx, t).catch((e) => inboundLog.error("inbound failed", { error: errorMessage(e) }));
       },
-      clusterDomain: c.clusterDomain,
-      startDns: dns
+      resolveName: (src, host) => dns.resolver.resolve(src, host),
+      startDns: serveDns
         ? (pod) => dns.startPod(pod.uid, { ...pod, sockets: pod.factory, workload: pod.workload })
         : undefined,
     };
@@ -364,7 +364,7 @@ export class App {
   /** `/dns_lookup`: a local pod's DNS answer for a name (undefined while the DNS proxy is off). */
   #dnsLookup(): DnsLookupFn | undefined {
     const dns = this.#dns;
-    if (!dns) return undefined;
+    if (!dns || !this.config.dnsCapture) return undefined;
     return async (pod, name, type) => {
       const w = dns.podByName(pod);
       return w ? await dns.lookup(w, name, type) : "no pod";

@@ -4,7 +4,7 @@
  * for pods without one. Also answers "what would this pod's DNS say" for the admin endpoint.
  */
 import type { Logger } from "../log/logger.ts";
-import type { Registry } from "../metrics/registry.ts";
+import { Registry } from "../metrics/registry.ts";
 import { formatSocketAddr, type SocketAddr } from "../state/ip.ts";
 import type { Workload } from "../state/types.ts";
 import type { DnsStateView } from "./answer.ts";
@@ -46,7 +46,8 @@ export interface DnsProxiesOptions {
   readonly state: DnsStateView & { workload(uid: string): Workload | undefined };
   /** zt's own sockets (the node-level forwarder, loopback-mode pods). */
   readonly sockets: ServerSockets & UpstreamSockets;
-  readonly registry: Registry;
+  /** Where the istio_dns_* metrics register; absent when the proxy is off (SOCKS5 still resolves). */
+  readonly registry?: Registry;
   readonly log: Logger;
   readonly clusterDomain: string;
   readonly ipv6Enabled: boolean;
@@ -93,8 +94,10 @@ export class DnsProxies {
 
   constructor(opts: DnsProxiesOptions) {
     this.#o = opts;
-    this.metrics = new DnsMetrics(opts.registry);
-    this.rejections = new DnsRejections(opts.registry, opts.log);
+    // With the proxy off nothing is served, so the metrics stay off the node's registry (as ztunnel's).
+    const registry = opts.registry ?? new Registry();
+    this.metrics = new DnsMetrics(registry);
+    this.rejections = new DnsRejections(registry, opts.log);
     this.resolver = new NameResolver({
       state: opts.state,
       clusterDomain: opts.clusterDomain,

@@ -47,7 +47,8 @@ export interface PodHandlers {
   readonly outbound: OutboundProxy;
   readonly plaintext: InboundPlaintext;
   readonly onTunnel: (ctx: InboundContext, t: InboundTunnel) => void;
-  readonly clusterDomain: string;
+  /** The node's name resolver (shared with the DNS proxies): SOCKS5's domain targets. */
+  readonly resolveName: (src: Workload, host: string) => Promise<readonly string[]>;
   /** The DNS proxy (when ISTIO_META_DNS_CAPTURE leaves it on). */
   readonly startDns?: DnsStarter;
 }
@@ -152,10 +153,9 @@ export class PodProxy {
         this.#socks = new Socks5Server({
           listener: o.factory.listenTcp({ ip, port: SOCKS5_PORT }),
           source: () => o.workload(),
-          state: o.handlers.state,
           outbound: o.handlers.outbound,
           context: this.#outbound,
-          clusterDomain: o.handlers.clusterDomain,
+          resolveName: o.handlers.resolveName,
           log: o.log,
           onRejected: (reason) => o.onRejected?.("socks5", "handshake", reason),
           onAcceptError: (errno) => o.onAcceptError?.("socks5", errno),

@@ -1,14 +1,12 @@
 /**
  * SOCKS5 entry for one local pod (<podIP>:15080, or 127.0.0.1:15080 in the pod's namespace): the pod
- * that owns the listener is the source. Domain targets resolve against mesh service hostnames first
- * (Kubernetes short forms relative to the pod's namespace), then system DNS. The reply is sent once the
- * upstream is up.
+ * that owns the listener is the source. Domain targets resolve exactly as that pod's DNS proxy would
+ * answer them (mesh names by zt, the rest upstream: lib/dns/name_resolver.ts). The reply is sent once
+ * the upstream is up.
  */
 import type net from "node:net";
 import type { Logger } from "../log/logger.ts";
 import type { TcpListener } from "../net/tcp_listener.ts";
-import type { ProxyState } from "../state/proxy_state.ts";
-import { resolveMeshHost } from "../state/resolve_host.ts";
 import type { Workload } from "../state/types.ts";
 import { canonicalIp, formatSocketAddr } from "../state/ip.ts";
 import { errorMessage } from "../error.ts";
@@ -22,9 +20,9 @@ export interface Socks5ServerOptions {
   readonly source: () => Workload | undefined;
   /** Where its outbound connections start (the pod's socket factory). */
   readonly context: OutboundContext;
-  readonly state: ProxyState;
   readonly outbound: OutboundProxy;
-  readonly clusterDomain: string;
+  /** The node's name resolver, shared with its DNS proxies (lib/dns/name_resolver.ts). */
+  readonly resolveName: (src: Workload, host: string) => Promise<readonly string[]>;
   readonly log: Logger;
   /** A client whose SOCKS5 handshake was bad (counted by the caller). */
   readonly onRejected?: (reason: string) => void;
@@ -133,15 +131,8 @@ export class Socks5Server {
     if (t.kind === "ip") return { ip: t.ip, port: t.port };
     const literal = canonicalIp(t.host.replace(/^\[|\]$/g, ""));
     if (literal) return { ip: literal, port: t.port };
-    const mesh = resolveMeshHost(this.opts.state, t.host, src.namespace, this.opts.clusterDomain);
-    if (mesh) return { ip: mesh.ip, port: t.port };
-    try {
-      const ips = await Deno.resolveDns(t.host, "A");
-      if (ips.length) return { ip: ips[0], port: t.port };
-    } catch {
-      // fall through: unresolvable
-    }
-    return undefined;
+    const ips = await this.opts.resolveName(src, t.host).catch(() => []);
+    return ips.length ? { ip: ips[0], port: t.port } : undefined;
   }
 
   /** Stops accepting; live connections are drained by the connection manager. */

@@ -5,6 +5,5 @@ export * from "./proxy_state.ts";
 export * from "./load_balancer.ts";
 export * from "./route.ts";
 export * from "./route_inbound.ts";
-export * from "./resolve_host.ts";
 export * from "./local_config.ts";
 export * from "./local_source.ts";

@@ -10,6 +10,8 @@ import dgram from "node:dgram";
 import { type NodeProcess, runZt, startNode, writeMeshFiles } from "../fakes/zt_node.ts";
 import { DnsUpstream } from "../fakes/dns_upstream.ts";
 import { readAnswer, udpExchange } from "../fakes/dns_client.ts";
+import { startEchoServer } from "../fakes/echo_server.ts";
+import { roundTrip, socks5Connect } from "../fakes/socks5_client.ts";
 
 const NODE = { name: "node-a", ip: "127.53.20.1" };
 const NODE_OFF = { name: "node-b", ip: "127.53.30.1" };
@@ -18,6 +20,8 @@ const CLIENT = "127.53.21.2";
 const SLEEP_B = "127.53.31.1";
 const UPSTREAM = "127.53.29.1";
 const VIP = "10.96.53.1";
+/** A server outside the mesh that only the upstream resolver knows by name. */
+const ECHO = "127.53.29.2";
 
 async function has(cmd: string): Promise<boolean> {
   try {
@@ -116,7 +120,9 @@ Deno.test({
     const upstream = await DnsUpstream.start(UPSTREAM, {
       "example.org": { A: ["93.184.53.1"] },
       "www.example.org": { CNAME: "example.org" },
+      "echo.example.org": { A: [ECHO] },
     });
+    const echo = startEchoServer(ECHO, 0);
     let node: NodeProcess | undefined;
     try {
       const { caDir, configPath } = await writeMeshFiles(dir, mesh(NODE.name, NODE_OFF.name));
@@ -191,6 +197,24 @@ Deno.test({
         assert.match(out, /example\.org\.\s+300\s+IN\s+A\s+93\.184\.53\.1/);
         assert.ok(upstream.queries.some((q) => q.name === "www.example.org"));
         assert.equal(status(await dig(SLEEP, "missing.example.org")), "NXDOMAIN");
+      });
+
+      await t.step("SOCKS5 resolves a domain target through the same resolver as the pod's DNS", async () => {
+        const before = upstream.queries.length;
+        const { reply, conn } = await socks5Connect(
+          { ip: SLEEP, port: 15080 },
+          "echo.example.org",
+          echo.port,
+        );
+        assert.equal(reply, 0);
+        const back = await roundTrip(conn, new TextEncoder().encode("via the upstream's answer"));
+        assert.equal(new TextDecoder().decode(back), "via the upstream's answer");
+        assert.ok(upstream.queries.slice(before).some((q) => q.name === "echo.example.org"));
+        const dns = await dig(SLEEP, "echo.example.org");
+        assert.match(
+          dns,
+          new RegExp(`echo\\.example\\.org\\.\\s+\\d+\\s+IN\\s+A\\s+${ECHO.replaceAll(".", "\\.")}`),
+        );
       });
 
       await t.step({
@@ -316,6 +340,7 @@ Deno.test({
     } finally {
       const code = node ? await node.stop() : 0;
       await upstream.close().catch(() => {});
+      await echo.close();
       await Deno.remove(dir, { recursive: true });
       assert.equal(code, 0);
     }

@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { Socks5Server } from "../../lib/proxy/socks5_server.ts";
 import type { OutboundProxy } from "../../lib/proxy/outbound.ts";
-import { ProxyState } from "../../lib/state/proxy_state.ts";
 import { silentLogger } from "../../lib/log/logger.ts";
 import { hostFactory } from "../fakes/socket_kit.ts";
 
@@ -12,9 +11,8 @@ Deno.test("socks5: a client that stalls mid-handshake is closed after the handsh
     listener: hostFactory().listenTcp({ ip: "127.0.0.1", port: 0 }),
     source: () => undefined,
     context: { factory: hostFactory(), podUid: "none" },
-    state: new ProxyState(),
     outbound: {} as OutboundProxy, // never reached: the handshake does not complete
-    clusterDomain: "cluster.local",
+    resolveName: () => Promise.resolve([]),
     log: silentLogger(),
     onRejected: (r) => rejected.push(r),
     handshakeTimeoutMs: 200,

@@ -22,6 +22,15 @@ import { hasCommand } from "../fakes/netns.ts";
 const SKIP = (await netnsSkipReason()) ?? (hasCommand("python3") ? undefined : "python3 is missing");
 if (SKIP) console.log(`inpod_test: skipped: ${SKIP}`);
 
+/** `ip netns exec` mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf: a pod's DNS settings. */
+async function podResolvConf(ns: string, namespace: string): Promise<void> {
+  await Deno.mkdir(`/etc/netns/${ns}`, { recursive: true });
+  await Deno.writeTextFile(
+    `/etc/netns/${ns}/resolv.conf`,
+    `nameserver 10.96.0.10\nsearch ${namespace}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`,
+  );
+}
+
 const POD_APP = new URL("../fakes/pod_app.ts", import.meta.url).pathname;
 const AMBIENT = ["sleep", "notsleep", "httpbin-1", "httpbin-2"];
 
@@ -42,7 +51,10 @@ Deno.test({
       await topo.build();
       const { caDir, configPath } = await writeMeshFiles(dir, meshYaml());
       const podNs = (short: string) => netns.name(short);
-      for (const short of AMBIENT) await installIstioCniRules(netns, podNs(short));
+      for (const short of AMBIENT) {
+        await installIstioCniRules(netns, podNs(short));
+        await podResolvConf(podNs(short), "ambient-demo");
+      }
       const zdsPods = (node: 0 | 1): ZdsPod[] =>
         topo.pods.filter((p) => p.node === node && AMBIENT.includes(p.short)).map((p) => ({
           uid: `uid-${p.short}`,
@@ -145,6 +157,19 @@ Deno.test({
           assert.ok(c.hbone > 0, "no HBONE packets crossed the node link");
         },
       );
+
+      await t.step("the pod's DNS goes to zt in the pod: getent and curl by service name", async () => {
+        // A Kubernetes pod's resolv.conf (kube-dns's ClusterIP, the namespace's search list): port 53 to
+        // it is REDIRECTed by istio-cni's rule to zt's DNS proxy on 127.0.0.1:15053 inside the pod.
+        const hosts = await netns.must(podNs("sleep"), ["getent", "hosts", "httpbin"]);
+        assert.match(hosts, new RegExp(`^${VIP.replaceAll(".", "\\.")}\\s+httpbin`, "m"));
+        const r = await get("sleep", "http://httpbin:8000/get");
+        assert.ok(served(r), `${r.code} ${r.body}`);
+        const udp = (await netns.must(podNs("sleep"), ["ss", "-lunH"])).split("\n").map((l) =>
+          l.split(/\s+/)[3]
+        );
+        assert.ok(udp.includes("127.0.0.1:15053"), `sleep's UDP listeners: ${udp}`);
+      });
 
       await t.step(
         "a captured pod reaches a non-mesh server as plain TCP (passthrough, no loop)",
@@ -258,6 +283,9 @@ Deno.test({
       await Promise.allSettled(peers.map((p) => p.kill()));
       await netns.destroy();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+      for (const short of AMBIENT) {
+        await Deno.remove(`/etc/netns/${netns.name(short)}`, { recursive: true }).catch(() => {});
+      }
     }
   },
 });

@@ -25,6 +25,7 @@ import { CaptureListeners } from "./proxy/capture_listeners.ts";
 import { Libc } from "./net/libc.ts";
 import { Readiness as SocketReadiness } from "./net/readiness.ts";
 import { SocketFactory } from "./net/socket_factory.ts";
+import { FdBudget } from "./net/fd_budget.ts";
 import { NetNamespace } from "./net/netns.ts";
 import { PodProxyLauncher } from "./inpod/pod_proxy_launcher.ts";
 import { WorkloadManager } from "./inpod/workload_manager.ts";
@@ -159,6 +160,8 @@ export class App {
       libc: this.#libc,
       readiness: this.#sockets,
       connectTimeoutMs: 10_000,
+      keepalive: c.keepalive,
+      budget: new FdBudget(this.#libc),
     });
 
     // Data plane.
@@ -241,7 +244,7 @@ export class App {
     if (c.inpodEnabled) {
       this.#home = NetNamespace.current(this.#libc);
       launcher = new PodProxyLauncher({
-        factory: factory.forNamespace(undefined, undefined),
+        factory: factory.forNamespace(undefined, undefined, c.inpodPortReuse),
         mark: c.packetMark,
         node: c.nodeName,
         state: this.state,

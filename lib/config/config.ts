@@ -76,6 +76,14 @@ export interface Config {
   readonly inpodPortReuse: boolean;
   /** PACKET_MARK: SO_MARK on every pod socket; 1337 in shared mode, none in dedicated unless set. */
   readonly packetMark?: number;
+  /** KEEPALIVE_*, USER_TIMEOUT_ENABLED: TCP keepalive on zt's connections and captured sockets. */
+  readonly keepalive: {
+    readonly enabled: boolean;
+    readonly timeMs: number;
+    readonly intervalMs: number;
+    readonly retries: number;
+    readonly userTimeout: boolean;
+  };
   // ---- DNS proxy (lib/dns/) ----
   /** ISTIO_META_DNS_CAPTURE: each local pod's DNS proxy on 15053 (on unless set to something but "true"). */
   readonly dnsCapture: boolean;
@@ -191,6 +199,21 @@ export const SETTINGS = [
   ["INPOD_UDS", "inpod-uds", "/var/run/ztunnel/ztunnel.sock", "istio-cni's ZDS socket."],
   ["INPOD_PORT_REUSE", "inpod-port-reuse", "true", "SO_REUSEPORT on the per-pod listeners."],
   ["PACKET_MARK", "packet-mark", "1337 (shared mode)", "SO_MARK on every pod socket."],
+  [
+    "KEEPALIVE_ENABLED",
+    "keepalive-enabled",
+    "true",
+    "TCP keepalive on zt's connections and captured sockets.",
+  ],
+  ["KEEPALIVE_TIME", "keepalive-time", "180s", "Idle time before the first keepalive probe."],
+  ["KEEPALIVE_INTERVAL", "keepalive-interval", "180s", "Time between keepalive probes."],
+  ["KEEPALIVE_RETRIES", "keepalive-retries", "9", "Unanswered probes before the connection is dropped."],
+  [
+    "USER_TIMEOUT_ENABLED",
+    "user-timeout-enabled",
+    "false",
+    "TCP_USER_TIMEOUT = time + retries × interval on the same sockets.",
+  ],
   // DNS proxy (lib/dns/)
   [
     "ISTIO_META_DNS_CAPTURE",
@@ -347,6 +370,13 @@ export function loadConfig(
     captureMode: parseEnum("ZT_CAPTURE", str("ZT_CAPTURE", "none"), ["none", "tproxy"] as const),
     authzPolicyInfoLogging: parseBool("AUTHZ_POLICY_INFO_LOGGING", str("AUTHZ_POLICY_INFO_LOGGING", "false")),
     ...inpodSettings(get),
+    keepalive: {
+      enabled: parseBool("KEEPALIVE_ENABLED", str("KEEPALIVE_ENABLED", "true")),
+      timeMs: parseDuration("KEEPALIVE_TIME", str("KEEPALIVE_TIME", "180s")),
+      intervalMs: parseDuration("KEEPALIVE_INTERVAL", str("KEEPALIVE_INTERVAL", "180s")),
+      retries: parseUint("KEEPALIVE_RETRIES", str("KEEPALIVE_RETRIES", "9"), 1, 127),
+      userTimeout: parseBool("USER_TIMEOUT_ENABLED", str("USER_TIMEOUT_ENABLED", "false")),
+    },
     ...dnsSettings(get, proxyMetadata(env.PROXY_CONFIG)),
   };
   return Object.freeze(cfg);

@@ -29,6 +29,7 @@ import {
   type TransparentMode,
 } from "./socket_options.ts";
 import { TcpListener } from "./tcp_listener.ts";
+import type { FdBudget } from "./fd_budget.ts";
 import { localAddress } from "./socket_info.ts";
 import { adoptUdpSocket } from "./udp_socket.ts";
 
@@ -44,6 +45,8 @@ export interface SocketFactoryOptions {
   readonly keepalive?: KeepaliveOptions;
   /** Default connect timeout (ztunnel: 10 s to apps, 5 s to DNS upstreams). */
   readonly connectTimeoutMs?: number;
+  /** The process's descriptors: sockets are counted against it, none is opened past it. */
+  readonly budget?: FdBudget;
 }
 
 export interface ListenOptions {
@@ -113,14 +116,26 @@ export class SocketFactory {
     return this.#o.mark;
   }
 
-  /** A factory for a pod: its namespace and mark, the rest shared. */
-  forNamespace(netns: NetNamespace | undefined, mark: number | undefined): SocketFactory {
-    return new SocketFactory({ ...this.#o, netns, mark });
+  /** A factory for a pod: its namespace, mark and SO_REUSEPORT choice, the rest shared. */
+  forNamespace(
+    netns: NetNamespace | undefined,
+    mark: number | undefined,
+    reusePort = this.#o.reusePort,
+  ): SocketFactory {
+    return new SocketFactory({ ...this.#o, netns, mark, reusePort });
+  }
+
+  /** TCP keepalive as configured (KEEPALIVE_*): for sockets accepted on capture listeners. */
+  get keepalive(): KeepaliveOptions {
+    return this.#o.keepalive ?? DEFAULT_KEEPALIVE;
   }
 
   /** A new socket in this factory's namespace, marked; closed again if `setup` throws. */
   #socket(family: number, type: number, setup: (fd: number) => void): number {
     const libc = this.#o.libc;
+    if (this.#o.budget && !this.#o.budget.available) {
+      throw new ZtError("fd_budget", `no descriptor left for a new socket (${this.#o.budget.inUse} in use)`);
+    }
     const create = () => libc.sym.socket(family, type | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0);
     const fd = libc.check(this.#o.netns ? this.#o.netns.run(create) : create(), "socket");
     try {
@@ -154,7 +169,14 @@ export class SocketFactory {
       this.#bind(fd, addr, family);
       libc.check(libc.sym.listen(fd, opts.backlog ?? 1024), "listen", formatSocketAddr(addr.ip, addr.port));
     });
-    return new TcpListener(libc, this.#o.readiness, fd, this.#localAddr(fd) ?? addr, transparent);
+    return new TcpListener(
+      libc,
+      this.#o.readiness,
+      fd,
+      this.#localAddr(fd) ?? addr,
+      transparent,
+      this.#o.budget,
+    );
   }
 
   /** A connected TCP socket (node:net), or a ConnectError (refused, timeout, unreachable, …). */
@@ -189,9 +211,12 @@ export class SocketFactory {
         const err = socketError(libc, fd);
         if (err !== 0) throw new ConnectError(failureOf(err), dst, errnoText(err));
       }
-      return new net.Socket(
-        { fd, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts,
+      const allowHalfOpen = opts.allowHalfOpen ?? true;
+      const s = new net.Socket(
+        { fd, readable: true, writable: true, allowHalfOpen } as net.SocketConstructorOpts,
       );
+      this.#o.budget?.hold(s);
+      return s;
     } catch (e) {
       libc.closeFd(fd);
       throw e;
@@ -207,7 +232,10 @@ export class SocketFactory {
       this.#bind(fd, addr, family);
     });
     try {
-      return adoptUdpSocket(fd, family === C.AF_INET6 ? 6 : 4);
+      const s = adoptUdpSocket(fd, family === C.AF_INET6 ? 6 : 4);
+      const release = this.#o.budget?.take();
+      if (release) s.once("close", release);
+      return s;
     } catch (e) {
       libc.closeFd(fd);
       throw e;

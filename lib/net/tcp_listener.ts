@@ -9,6 +9,7 @@ import { C, E, errnoName, type Libc } from "./libc.ts";
 import type { Readiness } from "./readiness.ts";
 import { type KeepaliveOptions, setKeepalive, setNoDelay } from "./socket_options.ts";
 import type { SocketAddr } from "../state/ip.ts";
+import type { FdBudget } from "./fd_budget.ts";
 
 /** An accepted connection: the node socket and its fd (for SO_ORIGINAL_DST and other options). */
 export interface Accepted {
@@ -42,6 +43,10 @@ export class TcpListener {
   #closed = false;
   #backoff = 0;
   #timer?: ReturnType<typeof setTimeout>;
+  readonly #budget?: FdBudget;
+  readonly #releaseFd?: () => void;
+  /** The budget was spent at the last accept (reported once per episode). */
+  #starved = false;
   #resume?: () => void;
 
   /**
@@ -54,10 +59,13 @@ export class TcpListener {
     fd: number,
     readonly address: SocketAddr,
     readonly transparent = false,
+    budget?: FdBudget,
   ) {
     this.#libc = libc;
     this.#readiness = readiness;
     this.#fd = fd;
+    this.#budget = budget;
+    this.#releaseFd = budget?.take();
   }
 
   get fd(): number {
@@ -77,6 +85,14 @@ export class TcpListener {
 
   async #loop(): Promise<void> {
     while (!this.#closed) {
+      if (this.#budget && !this.#budget.available) {
+        // Out of descriptors: leave new connections in the kernel's backlog until sockets close.
+        if (!this.#starved) this.#opts?.onAcceptError?.("fd_budget");
+        this.#starved = true;
+        await this.#budget.whenAvailable();
+        if (this.#closed) return;
+      }
+      this.#starved = false;
       const r = await this.#readiness.wait(this.#fd, "read");
       if (r === "cancelled" || this.#closed) return;
       const pause = this.#acceptBatch();
@@ -94,6 +110,7 @@ export class TcpListener {
   #acceptBatch(): number {
     const o = this.#opts!;
     for (let i = 0; i < BATCH && !this.#closed; i++) {
+      if (this.#budget && !this.#budget.available) break;
       const fd = this.#libc.sym.accept4(this.#fd, null, null, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
       if (fd < 0) {
         const errno = this.#libc.errno();
@@ -119,6 +136,7 @@ export class TcpListener {
         o.onAcceptError?.("adopt");
         continue;
       }
+      this.#budget?.hold(socket);
       o.onConnection({ socket, fd });
     }
     return 0;
@@ -133,5 +151,6 @@ export class TcpListener {
     this.#readiness.cancel(this.#fd);
     this.#libc.closeFd(this.#fd);
     this.#fd = -1;
+    this.#releaseFd?.();
   }
 }

@@ -82,6 +82,7 @@ export class CaptureListeners {
     const l = this.#opts.factory.listenTcp(addr, { transparent: "require" });
     this.#listeners.push(l);
     l.serve({
+      keepalive: this.#opts.factory.keepalive,
       onConnection: ({ socket, fd }) => {
         socket.on("error", () => {});
         serve(socket, fd);

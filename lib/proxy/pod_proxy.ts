@@ -172,6 +172,7 @@ export class PodProxy {
   #serve(l: TcpListener, name: string, handle: (s: net.Socket, fd: number) => void): void {
     this.#plain.push(l);
     l.serve({
+      keepalive: this.#o.factory.keepalive, // ztunnel: NODELAY + keepalive on 15001/15006
       onConnection: ({ socket, fd }) => handle(socket, fd),
       onAcceptError: (errno) => {
         this.#o.log.warn("accept failed", { listener: name, error: errno });

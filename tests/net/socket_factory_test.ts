@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConnectError } from "../../lib/net/socket_factory.ts";
-import { E, SyscallError } from "../../lib/net/libc.ts";
+import { C, E, SyscallError } from "../../lib/net/libc.ts";
 import { netKit, readAll } from "./net_fixture.ts";
 
 const IP = "127.41.0.1";
@@ -72,5 +72,33 @@ Deno.test("factory: UDP sockets it binds send and receive (node:dgram adoption)"
   assert.equal(await got, "ping");
   a.close();
   b.close();
+  kit.close();
+});
+
+Deno.test("factory: connections it makes and accepts carry TCP_NODELAY and keepalive as configured", async () => {
+  const kit = netKit();
+  const keepalive = { enabled: true, timeMs: 60_000, intervalMs: 20_000, retries: 4, userTimeout: true };
+  const f = kit.factory({ keepalive });
+  const l = f.listenTcp({ ip: IP, port: 0 });
+  const accepted = new Promise<number>((resolve) => {
+    l.serve({
+      keepalive,
+      onConnection: ({ socket, fd }) => {
+        resolve(fd);
+        socket.on("error", () => {});
+      },
+    });
+  });
+  const c = await f.connectTcp(l.address);
+  const fd = await accepted;
+  const opt = (level: number, name: number) => kit.libc.getInt(fd, level, name);
+  assert.equal(opt(C.SOL_TCP, C.TCP_NODELAY), 1);
+  assert.equal(opt(C.SOL_SOCKET, C.SO_KEEPALIVE), 1);
+  assert.equal(opt(C.SOL_TCP, C.TCP_KEEPIDLE), 60);
+  assert.equal(opt(C.SOL_TCP, C.TCP_KEEPINTVL), 20);
+  assert.equal(opt(C.SOL_TCP, C.TCP_KEEPCNT), 4);
+  assert.equal(opt(C.SOL_TCP, C.TCP_USER_TIMEOUT), 60_000 + 4 * 20_000);
+  c.destroy();
+  l.close();
   kit.close();
 });

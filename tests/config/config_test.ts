@@ -40,7 +40,7 @@ Deno.test("a bad value fails naming the variable and the value", () => {
     [{ HTTP2_FRAME_SIZE: "100" }, /HTTP2_FRAME_SIZE="100"/],
     [{ INSTANCE_IP: "node-a" }, /INSTANCE_IP="node-a"/],
     [{ LOG_FORMAT: "xml" }, /LOG_FORMAT="xml"/],
-    [{ RUST_LOG: "loud" }, /RUST_LOG="loud"/],
+    [{ RUST_LOG: "xds=loud" }, /RUST_LOG="xds=loud"/],
     [{ UNSTABLE_ENABLE_SOCKS5: "maybe" }, /UNSTABLE_ENABLE_SOCKS5="maybe"/],
     [{ ADMIN_ADDR: "nowhere" }, /ADMIN_ADDR="nowhere"/],
     [{ ZT_CAPTURE: "ebpf" }, /ZT_CAPTURE="ebpf"/],
@@ -51,6 +51,21 @@ Deno.test("a bad value fails naming the variable and the value", () => {
       (e) => e instanceof ConfigError && re.test(e.message),
       JSON.stringify(env),
     );
+  }
+});
+
+Deno.test("RUST_LOG in ztunnel's target syntax starts zt (unknown targets are ignored, not refused)", () => {
+  for (
+    const v of [
+      "info",
+      "ztunnel::proxy=debug",
+      "hickory_server::server=off,info",
+      "ztunnel::proxy::inbound=trace",
+      "access=info",
+      "loud",
+    ]
+  ) {
+    assert.equal(loadConfig({ RUST_LOG: v }).logFilter, v);
   }
 });
 

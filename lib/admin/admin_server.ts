@@ -1,5 +1,5 @@
 /**
- * The admin server (ztunnel's `127.0.0.1:15000`): `GET /` dashboard, `GET /config_dump`,
+ * The admin server (ztunnel's `127.0.0.1:15000` and `[::1]:15000`): `GET /` dashboard, `GET /config_dump`,
  * `POST /logging`, `POST /quitquitquit`; 404 for anything else, 405 for a known path with the wrong
  * method.
  */
@@ -158,12 +158,44 @@ export function adminHandler(deps: AdminDeps): (req: Request) => Promise<Respons
   };
 }
 
-export function serveAdmin(opts: AdminServerOptions): RunningServer {
-  const server = Deno.serve({
-    hostname: opts.hostname ?? "127.0.0.1",
-    port: opts.port ?? 15000,
-    signal: opts.signal,
-    onListen: () => {},
-  }, adminHandler(opts.deps));
-  return { addr: server.addr, shutdown: () => server.shutdown(), finished: server.finished };
+/** The admin server: one listener, or two for `localhost` (127.0.0.1 and ::1). */
+export interface AdminServer extends RunningServer {
+  /** Every bound address; `addr` is the first. */
+  readonly addrs: readonly Deno.NetAddr[];
+}
+
+/** A bind error meaning "this host has no such address or family" (no IPv6 on lo), not a real fault. */
+function unavailable(e: unknown): boolean {
+  return e instanceof Deno.errors.AddrNotAvailable || /\(os error 97\)/.test(errorMessage(e));
+}
+
+/**
+ * Binds the admin server. `localhost` is ztunnel's Address::Localhost: 127.0.0.1, then ::1 on the same
+ * port where the host has IPv6 on loopback (skipped where it has not); any other hostname binds as is.
+ */
+export function serveAdmin(opts: AdminServerOptions): AdminServer {
+  const handler = adminHandler(opts.deps);
+  const listen = (hostname: string, port: number) =>
+    Deno.serve({ hostname, port, signal: opts.signal, onListen: () => {} }, handler);
+  const host = opts.hostname ?? "localhost";
+  const first = listen(host === "localhost" ? "127.0.0.1" : host, opts.port ?? 15000);
+  const servers = [first];
+  if (host === "localhost") {
+    try {
+      servers.push(listen("::1", first.addr.port));
+    } catch (e) {
+      if (!unavailable(e)) {
+        void first.shutdown();
+        throw e;
+      }
+    }
+  }
+  return {
+    addr: first.addr,
+    addrs: servers.map((s) => s.addr),
+    shutdown: async () => {
+      await Promise.all(servers.map((s) => s.shutdown()));
+    },
+    finished: Promise.all(servers.map((s) => s.finished)).then(() => {}),
+  };
 }

@@ -256,3 +256,29 @@ Deno.test("admin: GET / renders the node at a glance with escaped values", async
     await h.close();
   }
 });
+
+Deno.test("admin: `localhost` binds 127.0.0.1 and [::1] on one port, as ztunnel's Address::Localhost", async () => {
+  const sink = new LogSink(parseLogFilter("info"), "plain", () => {});
+  const server = serveAdmin({
+    hostname: "localhost",
+    port: 0,
+    deps: {
+      configDump: () => ({}),
+      logSink: sink,
+      shutdown: () => Promise.resolve(),
+      connections: () => [],
+    },
+  });
+  try {
+    assert.deepEqual(server.addrs.map((a) => a.hostname), ["127.0.0.1", "::1"]);
+    const port = server.addr.port;
+    assert.equal(server.addrs[1].port, port);
+    for (const host of ["127.0.0.1", "[::1]"]) {
+      const r = await fetch(`http://${host}:${port}/logging`, { method: "POST" });
+      assert.equal(await r.text(), "current log level is info\n", host);
+    }
+  } finally {
+    await server.shutdown();
+  }
+  await server.finished;
+});

@@ -80,7 +80,12 @@ Deno.test("daemonset: the environment of Istio's ztunnel chart, accepted by zt's
   assert.equal(cfg.xdsAddress, "https://istiod.istio-system.svc:15012");
   assert.equal(cfg.caAddress, "https://istiod.istio-system.svc:15012");
   assert.equal(cfg.connectionTerminationDeadlineMs, 25_000, "grace 30 s → drain deadline 25 s, as ztunnel");
-  assert.deepEqual(cfg.readinessAddr, { hostname: "10.244.1.7", port: 15021 });
+  assert.deepEqual(cfg.readinessAddr, { hostname: "::", port: 15021 }, "the kubelet probes the pod IP");
+  assert.deepEqual(
+    cfg.adminAddr,
+    { hostname: "localhost", port: 15000 },
+    "istioctl port-forwards to localhost",
+  );
 });
 
 Deno.test("daemonset: probe, token, mounts and security context match the chart and zt", async () => {

@@ -5,48 +5,11 @@
  * secrets the chart mounts are inside permissions.txt's --allow-read.
  */
 import assert from "node:assert/strict";
-import { parse } from "yaml";
 import { loadConfig } from "../../lib/config/config.ts";
 import { ztPermissions } from "../fakes/permissions.ts";
 import { parseLogFilter } from "../../lib/log/logger.ts";
 import { COMMANDS } from "../../main.ts";
-
-const MANIFEST = new URL("../../deploy/ztunnel-daemonset.yaml", import.meta.url);
-
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { fieldRef?: { fieldPath: string }; resourceFieldRef?: { resource: string } };
-}
-
-// deno-lint-ignore no-explicit-any
-type Doc = any;
-
-async function daemonSet(): Promise<Doc> {
-  const docs = (await Deno.readTextFile(MANIFEST)).split(/^---$/m).map((d) => parse(d) as Doc);
-  const ds = docs.find((d) => d?.kind === "DaemonSet");
-  assert.ok(ds, "the manifest has a DaemonSet");
-  return ds;
-}
-
-/** What the kubelet would put in the environment for a pod on node-1. */
-const DOWNWARD: Record<string, string> = {
-  "metadata.name": "ztunnel-x7k2p",
-  "metadata.namespace": "istio-system",
-  "spec.nodeName": "node-1",
-  "status.podIP": "10.244.1.7",
-  "spec.serviceAccountName": "ztunnel",
-  "limits.cpu": "2",
-};
-
-function resolveEnv(env: EnvVar[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of env) {
-    const ref = e.valueFrom?.fieldRef?.fieldPath ?? e.valueFrom?.resourceFieldRef?.resource;
-    out[e.name] = ref !== undefined ? DOWNWARD[ref] : e.value ?? "";
-  }
-  return out;
-}
+import { daemonSet, type Doc, resolveEnv } from "./daemonset_fixture.ts";
 
 Deno.test("daemonset: the environment of Istio's ztunnel chart, accepted by zt's config", async () => {
   const ds = await daemonSet();

@@ -1,5 +1,5 @@
 /** zt: a node-level zero-trust tunnel (Istio ambient's ztunnel, at L4) on Deno. */
-import { RUN_HELP, runCommand } from "./lib/cli/run.ts";
+import { PROXY_HELP, proxyCommand, RUN_HELP, runCommand } from "./lib/cli/run.ts";
 import { CA_HELP, caCommand } from "./lib/cli/ca.ts";
 import { VERSION } from "./lib/version.ts";
 import { demoCommand } from "./lib/cli/demo.ts";
@@ -13,6 +13,11 @@ export const COMMANDS: Record<
   { summary: string; run: (args: string[]) => Promise<number>; help?: string }
 > = {
   run: { summary: "run a node (standalone: LOCAL_XDS_PATH + LOCAL_CA_DIR)", run: runCommand, help: RUN_HELP },
+  proxy: {
+    summary: "proxy ztunnel: the same as run, as Istio's ztunnel chart starts its container",
+    run: proxyCommand,
+    help: PROXY_HELP,
+  },
   ca: { summary: "ca init DIR: write a built-in CA (Istio plug-in CA files)", run: caCommand, help: CA_HELP },
   demo: {
     summary: "run Istio's ambient L4 guide on this machine (two nodes, policies) and clean up",

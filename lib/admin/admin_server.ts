@@ -1,9 +1,16 @@
 /**
- * The admin server (ztunnel's `127.0.0.1:15000`): `GET /` dashboard, `GET /config_dump`,
+ * The admin server (ztunnel's `127.0.0.1:15000` and `[::1]:15000`): `GET /` dashboard, `GET /config_dump`,
  * `POST /logging`, `POST /quitquitquit`; 404 for anything else, 405 for a known path with the wrong
  * method.
  */
-import { formatLogFilter, type LogFilter, type LogSink, parseLogFilter } from "../log/logger.ts";
+import {
+  formatLogFilter,
+  ignoredTargetsMessage,
+  type LogFilter,
+  Logger,
+  type LogSink,
+  parseLogFilter,
+} from "../log/logger.ts";
 import { errorMessage } from "../error.ts";
 import type { RunningServer } from "../metrics/metrics_server.ts";
 import { type ConnectionView, renderDashboard } from "./dashboard.ts";
@@ -30,7 +37,7 @@ export interface AdminServerOptions {
   readonly signal?: AbortSignal;
 }
 
-/** ztunnel's `/logging` help text (mirrors Envoy's). */
+/** ztunnel's `/logging` help text (mirrors Envoy's), with zt's `reset` and scope names. */
 export const LOGGING_HELP = `
 usage: POST /logging\t\t\t\t\t\t(To list current level)
 usage: POST /logging?level=<level>\t\t\t\t(To change global levels)
@@ -38,7 +45,7 @@ usage: POST /logging?level={mod1}:{level1},{mod2}:{level2}\t(To change specific 
 usage: POST /logging?level=reset\t\t\t\t(To restore the startup levels)
 
 hint: loglevel:\terror|warn|info|debug|trace|off
-hint: mod_name:\tthe component name, i.e. xds, inbound, outbound, access
+hint: mod_name:\ta zt scope, i.e. xds, inbound, outbound, access, or a ztunnel module, i.e. ztunnel::proxy
 `;
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
@@ -60,30 +67,52 @@ export function describeLogLevel(f: LogFilter): string {
   return `current log level is ${formatLogFilter(f)}\n`;
 }
 
+/** What a `/logging` query asks for: the filter to set (undefined: only list), or why it is refused. */
+export type LoggingDecision =
+  | { readonly kind: "list" }
+  | { readonly kind: "set"; readonly filter: LogFilter }
+  | { readonly kind: "invalid"; readonly level: string; readonly reason: string };
+
 /**
- * Applies a `/logging` query to the sink. `level=reset` (or a `reset` parameter) restores the
- * startup filter first; other levels are merged over the current filter. Returns the reply.
+ * ztunnel's handle_logging: no `level` and no `reset`, or an empty `level` (istioctl's
+ * `ztunnel-config log` sends `level=`), lists; `reset` starts again from the startup filter; a level
+ * is merged over the current (or startup) filter. `level=reset` is zt's spelling of `reset`. The last
+ * `level` wins, as ztunnel reads the query into a map.
  */
-export function handleLogging(sink: LogSink, params: URLSearchParams): Response {
-  const level = params.get("level");
-  const isReset = level?.trim().toLowerCase() === "reset";
-  const reset = params.has("reset") || isReset;
-  if (level === null && !reset) return text(describeLogLevel(sink.filter));
-  const spec = isReset ? "" : (level ?? "").trim();
-  if (spec === "" && !reset) return text(`Invalid level provided: ${level}\n${LOGGING_HELP}`, 400);
-  let next: LogFilter | undefined;
+export function decideLogging(
+  current: LogFilter,
+  initial: LogFilter,
+  params: URLSearchParams,
+): LoggingDecision {
+  const spec = (params.getAll("level").at(-1) ?? "").trim();
+  const resetWord = spec.toLowerCase() === "reset";
+  const reset = params.has("reset") || resetWord;
+  if (!reset && spec === "") return { kind: "list" };
+  if (resetWord || spec === "") return { kind: "set", filter: initial };
   try {
-    if (spec) next = parseLogFilter(spec, sink.filter); // validates before anything changes
+    return { kind: "set", filter: parseLogFilter(spec, { base: reset ? initial : current }) };
   } catch (e) {
-    return text(`Invalid level provided: ${spec}\n${errorMessage(e)}\n${LOGGING_HELP}`, 400);
+    return { kind: "invalid", level: spec, reason: errorMessage(e) };
   }
-  if (reset) {
-    sink.reset();
-    if (spec) sink.setFilter(parseLogFilter(spec, sink.filter));
-  } else if (next) {
-    sink.setFilter(next);
+}
+
+/** Applies a `/logging` query to the sink and returns the reply. */
+export function handleLogging(sink: LogSink, params: URLSearchParams): Response {
+  const d = decideLogging(sink.filter, sink.initial, params);
+  if (d.kind === "invalid") {
+    return text(`Invalid level provided: ${d.level}\n${d.reason}\n${LOGGING_HELP}`, 400);
   }
-  return text(describeLogLevel(sink.filter));
+  if (d.kind === "list") return text(describeLogLevel(sink.filter));
+  sink.setFilter(d.filter);
+  const log = new Logger(sink, "admin");
+  log.info("new log filter", { filter: formatLogFilter(d.filter) });
+  let body = describeLogLevel(sink.filter);
+  if (d.filter.ignored?.length) {
+    const msg = ignoredTargetsMessage(d.filter.ignored);
+    log.warn(msg);
+    body += `${msg}\n`;
+  }
+  return text(body);
 }
 
 export function adminHandler(deps: AdminDeps): (req: Request) => Promise<Response> {
@@ -135,12 +164,44 @@ export function adminHandler(deps: AdminDeps): (req: Request) => Promise<Respons
   };
 }
 
-export function serveAdmin(opts: AdminServerOptions): RunningServer {
-  const server = Deno.serve({
-    hostname: opts.hostname ?? "127.0.0.1",
-    port: opts.port ?? 15000,
-    signal: opts.signal,
-    onListen: () => {},
-  }, adminHandler(opts.deps));
-  return { addr: server.addr, shutdown: () => server.shutdown(), finished: server.finished };
+/** The admin server: one listener, or two for `localhost` (127.0.0.1 and ::1). */
+export interface AdminServer extends RunningServer {
+  /** Every bound address; `addr` is the first. */
+  readonly addrs: readonly Deno.NetAddr[];
+}
+
+/** A bind error meaning "this host has no such address or family" (no IPv6 on lo), not a real fault. */
+function unavailable(e: unknown): boolean {
+  return e instanceof Deno.errors.AddrNotAvailable || /\(os error 97\)/.test(errorMessage(e));
+}
+
+/**
+ * Binds the admin server. `localhost` is ztunnel's Address::Localhost: 127.0.0.1, then ::1 on the same
+ * port where the host has IPv6 on loopback (skipped where it has not); any other hostname binds as is.
+ */
+export function serveAdmin(opts: AdminServerOptions): AdminServer {
+  const handler = adminHandler(opts.deps);
+  const listen = (hostname: string, port: number) =>
+    Deno.serve({ hostname, port, signal: opts.signal, onListen: () => {} }, handler);
+  const host = opts.hostname ?? "localhost";
+  const first = listen(host === "localhost" ? "127.0.0.1" : host, opts.port ?? 15000);
+  const servers = [first];
+  if (host === "localhost") {
+    try {
+      servers.push(listen("::1", first.addr.port));
+    } catch (e) {
+      if (!unavailable(e)) {
+        void first.shutdown();
+        throw e;
+      }
+    }
+  }
+  return {
+    addr: first.addr,
+    addrs: servers.map((s) => s.addr),
+    shutdown: async () => {
+      await Promise.all(servers.map((s) => s.shutdown()));
+    },
+    finished: Promise.all(servers.map((s) => s.finished)).then(() => {}),
+  };
 }

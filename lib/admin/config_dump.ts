@@ -32,7 +32,12 @@ export interface ConfigDumpSource {
   /** The runtime config (secrets already removed by the caller). */
   readonly config: object;
   readonly version: object;
-  /** In-pod mode's per-pod state (ztunnel `workloadState`). */
+  /**
+   * In-pod mode's per-pod state (ztunnel `workloadState`, src/inpod/admin.rs): uid → {state: "Pending" |
+   * "Up", connections (Up only): {inbound, outbound: [{src, originalDst, actualDst, protocol}]}, info:
+   * {name, namespace, serviceAccount}}, addresses as `ip:port` (originalDst of inbound: the service
+   * hostname or null), protocol "TCP" | "HBONE" — what istioctl ztunnel-config connections reads.
+   */
   readonly workloadState?: unknown;
 }
 
@@ -145,7 +150,7 @@ export function serviceToDump(
   }
   put(o, "ipFamilies", s.ipFamilies ? IP_FAMILIES[s.ipFamilies] : undefined);
   o.canonical = s.canonical;
-  if (s.visibility !== "Public") o.visibility = s.visibility;
+  o.visibility = s.visibility; // always, Public included, as ztunnel renders it
   return o;
 }
 

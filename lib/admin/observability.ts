@@ -36,6 +36,10 @@ export interface ObservabilityOptions {
   readonly dnsLookup?: () => DnsLookupFn | undefined;
 }
 
+function formatNetAddr(a: Deno.NetAddr): string {
+  return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+}
+
 interface Closable {
   shutdown(): Promise<void>;
 }
@@ -87,7 +91,7 @@ export class Observability {
     const c = opts.config;
     o.#servers.push(serveReadiness({ ...c.readinessAddr, readiness: o.readiness }));
     o.#servers.push(serveMetrics({ ...c.statsAddr, registry: o.registry }));
-    o.#servers.push(serveAdmin({
+    const admin = serveAdmin({
       ...c.adminAddr,
       deps: {
         configDump: () => o.configDump(),
@@ -109,9 +113,10 @@ export class Observability {
             startedAt: x.startedAt,
           })),
       },
-    }));
+    });
+    o.#servers.push(admin);
     opts.log.info("listening", {
-      admin: `${c.adminAddr.hostname}:${c.adminAddr.port}`,
+      admin: admin.addrs.map(formatNetAddr).join(","),
       metrics: `${c.statsAddr.hostname}:${c.statsAddr.port}`,
       readiness: `${c.readinessAddr.hostname}:${c.readinessAddr.port}`,
     });

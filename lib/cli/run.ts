@@ -1,4 +1,7 @@
-/** `zt run`: one node, until SIGTERM/SIGINT or /quitquitquit; a second SIGINT exits at once. */
+/**
+ * `zt run`: one node, until SIGTERM/SIGINT or /quitquitquit; a second SIGINT exits at once.
+ * `zt proxy ztunnel` is the same, under the arguments Istio's ztunnel chart gives its container.
+ */
 import { parseArgs } from "node:util";
 import { loadConfig, SETTINGS } from "../config/config.ts";
 import { App } from "../app.ts";
@@ -54,4 +57,25 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   // The listeners stay installed until exit: a signal arriving between drain and exit must not kill us.
   return await app.done;
+}
+
+export const PROXY_HELP = `zt proxy ztunnel [--<setting> value ...]
+
+Runs one node exactly like \`zt run\`: the arguments Istio's ztunnel Helm chart starts its container with
+(args: ["proxy", "ztunnel"]), so zt's image runs under the chart unchanged. Settings as \`zt run --help\`.
+`;
+
+/** `zt proxy ztunnel ...` → `zt run ...`; any other proxy kind is a usage error. */
+export async function proxyCommand(args: string[]): Promise<number> {
+  const [kind, ...rest] = args;
+  if (kind !== "ztunnel") {
+    const what = kind === undefined ? "no proxy kind" : `unknown proxy kind "${kind}"`;
+    console.error(`zt proxy: ${what} (zt runs only as ztunnel: zt proxy ztunnel)\n\n${PROXY_HELP}`);
+    return 2;
+  }
+  if (rest[0] === "--help" || rest[0] === "-h") {
+    console.log(PROXY_HELP);
+    return 0;
+  }
+  return await runCommand(rest);
 }

@@ -13,6 +13,7 @@ import {
   parseUint,
 } from "./parse.ts";
 import { parseLogFilter } from "../log/logger.ts";
+import { isLoopback } from "../state/ip.ts";
 import { parse as parseYaml } from "yaml";
 import { parseSocketAddr } from "../state/ip.ts";
 
@@ -109,7 +110,12 @@ export const SETTINGS = [
     "(hostname)",
     "This node's name; workloads whose `node` equals it are local pods.",
   ],
-  ["INSTANCE_IP", "instance-ip", "127.0.0.1", "This node's IP: admin, metrics and readiness bind here."],
+  [
+    "INSTANCE_IP",
+    "instance-ip",
+    "127.0.0.1",
+    "This node's IP. A loopback IP (127.x, ::1) is a loopback node: admin, metrics and readiness bind it.",
+  ],
   ["POD_NAME", "pod-name", "ztunnel", "zt's own pod name (xDS node id)."],
   ["POD_NAMESPACE", "pod-namespace", "istio-system", "zt's own namespace (xDS node id)."],
   ["SERVICE_ACCOUNT", "service-account", "ztunnel", "zt's own service account."],
@@ -170,9 +176,19 @@ export const SETTINGS = [
     "Drain deadline for live connections.",
   ],
   ["UNSTABLE_ENABLE_SOCKS5", "enable-socks5", "true", "SOCKS5 listener on each local pod's IP, port 15080."],
-  ["ADMIN_ADDR", "admin-addr", "$INSTANCE_IP:15000", "Admin server address."],
-  ["STATS_ADDR", "stats-addr", "$INSTANCE_IP:15020", "Prometheus metrics address."],
-  ["READINESS_ADDR", "readiness-addr", "$INSTANCE_IP:15021", "Readiness probe address."],
+  [
+    "ADMIN_ADDR",
+    "admin-addr",
+    "localhost:15000",
+    "Admin server address; `localhost` is 127.0.0.1 and ::1 (INSTANCE_IP on a loopback node).",
+  ],
+  ["STATS_ADDR", "stats-addr", "[::]:15020", "Prometheus metrics address (INSTANCE_IP on a loopback node)."],
+  [
+    "READINESS_ADDR",
+    "readiness-addr",
+    "[::]:15021",
+    "Readiness probe address (INSTANCE_IP on a loopback node).",
+  ],
   ["RUST_LOG", "log-level", "info", "Log filter, e.g. `info,xds=debug,inbound=trace`."],
   ["LOG_FORMAT", "log-format", "plain", "`plain` or `json`."],
   ["ROOT_NAMESPACE", "root-namespace", "istio-system", "Istio's root namespace (mesh-wide policies)."],
@@ -314,8 +330,12 @@ export function loadConfig(
     str("HTTP2_STREAM_WINDOW_SIZE", "4194304"),
     65535,
   );
-  const addr = (n: SettingName, port: number) =>
-    parseHostPort(n, str(n, `${instanceIp}:${port}`), instanceIp);
+  // As ztunnel: admin on localhost (127.0.0.1 and ::1: "localhost"), metrics and readiness on [::]. A
+  // loopback node (INSTANCE_IP unset or 127.x/::1; several share one machine) binds INSTANCE_IP instead.
+  const loopbackIp = get("INSTANCE_IP") !== undefined && isLoopback(instanceIp);
+  const wildcard = loopbackIp || get("INSTANCE_IP") === undefined ? instanceIp : "::";
+  const addr = (n: SettingName, port: number, host: string) =>
+    parseHostPort(n, str(n, `${host.includes(":") ? `[${host}]` : host}:${port}`), host);
   const cfg: Config = {
     nodeName: str("NODE_NAME", hostname),
     instanceIp,
@@ -360,9 +380,9 @@ export function loadConfig(
     http2FrameSize: parseBytes("HTTP2_FRAME_SIZE", str("HTTP2_FRAME_SIZE", "1048576"), 16384, 2 ** 24 - 1),
     connectionTerminationDeadlineMs: terminationDeadline(env, get),
     socks5Enabled: parseBool("UNSTABLE_ENABLE_SOCKS5", str("UNSTABLE_ENABLE_SOCKS5", "true")),
-    adminAddr: addr("ADMIN_ADDR", 15000),
-    statsAddr: addr("STATS_ADDR", 15020),
-    readinessAddr: addr("READINESS_ADDR", 15021),
+    adminAddr: addr("ADMIN_ADDR", 15000, loopbackIp ? instanceIp : "localhost"),
+    statsAddr: addr("STATS_ADDR", 15020, wildcard),
+    readinessAddr: addr("READINESS_ADDR", 15021, wildcard),
     logFilter,
     logFormat: parseEnum("LOG_FORMAT", str("LOG_FORMAT", "plain"), ["plain", "json"] as const),
     rootNamespace: str("ROOT_NAMESPACE", "istio-system"),

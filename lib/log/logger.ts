@@ -1,51 +1,26 @@
 /**
- * Structured logging with per-component levels, configured with RUST_LOG-style filters
- * (`info`, `info,xds=debug`, `xds:trace,inbound:warn`) and printed plain or as JSON lines
- * in ztunnel's shape: plain `<time>\t<level>\t<scope>\t<message>\t<k=v ...>`, JSON
+ * Structured logging with per-scope levels, configured with RUST_LOG filters (lib/log/log_filter.ts:
+ * `info`, `info,xds=debug`, `ztunnel::proxy=debug,info`) and printed plain or as JSON lines in
+ * ztunnel's shape: plain `<time>\t<level>\t<scope>\t<message>\t<k=v ...>`, JSON
  * `{"level","time","scope","message",...fields}`.
  */
-import { ZtError } from "../error.ts";
+import { ignoredTargetsMessage, type Level, levelFor, type LogFilter, RANK } from "./log_filter.ts";
 
-export const LEVELS = ["off", "error", "warn", "info", "debug", "trace"] as const;
-export type Level = (typeof LEVELS)[number];
-const RANK: Record<Level, number> = { off: 0, error: 1, warn: 2, info: 3, debug: 4, trace: 5 };
+export {
+  formatLogFilter,
+  ignoredTargetsMessage,
+  type Level,
+  levelFor,
+  LEVELS,
+  LOG_SCOPES,
+  type LogFilter,
+  parseLogFilter,
+  type ParseLogFilterOptions,
+} from "./log_filter.ts";
 
 export type Fields = Record<string, string | number | boolean | undefined | null>;
 
 export type LogFormat = "plain" | "json";
-
-/** A filter: a default level and per-component overrides. */
-export interface LogFilter {
-  readonly defaultLevel: Level;
-  readonly components: ReadonlyMap<string, Level>;
-}
-
-function parseLevel(s: string, whole: string): Level {
-  const l = s.trim().toLowerCase() as Level;
-  if (!(l in RANK)) {
-    throw new ZtError(
-      "config",
-      `invalid log level "${s}" in "${whole}" (expected one of ${LEVELS.join(", ")})`,
-    );
-  }
-  return l;
-}
-
-/** Parses `info,xds=debug` or `xds:debug,inbound:warn`. Throws ZtError(kind "config") when invalid. */
-export function parseLogFilter(spec: string, base?: LogFilter): LogFilter {
-  let defaultLevel: Level = base?.defaultLevel ?? "info";
-  const components = new Map(base?.components ?? []);
-  for (const part of spec.split(",").map((p) => p.trim()).filter(Boolean)) {
-    const m = /^([A-Za-z0-9_.\-]+)\s*[=:]\s*(\w+)$/.exec(part);
-    if (m) components.set(m[1], parseLevel(m[2], spec));
-    else defaultLevel = parseLevel(part, spec);
-  }
-  return { defaultLevel, components };
-}
-
-export function formatLogFilter(f: LogFilter): string {
-  return [f.defaultLevel, ...[...f.components].map(([c, l]) => `${c}=${l}`)].join(",");
-}
 
 /** The sink all loggers of a process share; app.ts owns it, tests can capture it. */
 export class LogSink {
@@ -59,9 +34,15 @@ export class LogSink {
   ) {
     this.#filter = filter;
     this.#initial = filter;
+    // The filter's own problem is reported whatever the filter says (it may be `off`).
+    if (filter.ignored?.length) this.emit("warn", "zt", ignoredTargetsMessage(filter.ignored));
   }
   get filter(): LogFilter {
     return this.#filter;
+  }
+  /** The filter the sink started with (what `reset` restores). */
+  get initial(): LogFilter {
+    return this.#initial;
   }
   setFilter(f: LogFilter): void {
     this.#filter = f;
@@ -70,19 +51,13 @@ export class LogSink {
   reset(): void {
     this.setFilter(this.#initial);
   }
-  /** The numeric threshold for a scope; `a.b` inherits from `a`. */
+  /** The numeric threshold for a scope (lib/log/log_filter.ts levelFor; `a.b` inherits from `a`). */
   threshold(scope: string): number {
     let t = this.#cache.get(scope);
-    if (t !== undefined) return t;
-    let s: string | undefined = scope;
-    let level: Level | undefined;
-    while (s !== undefined && level === undefined) {
-      level = this.#filter.components.get(s);
-      const dot: number = s.lastIndexOf(".");
-      s = dot > 0 ? s.slice(0, dot) : undefined;
+    if (t === undefined) {
+      t = RANK[levelFor(this.#filter, scope)];
+      this.#cache.set(scope, t);
     }
-    t = RANK[level ?? this.#filter.defaultLevel];
-    this.#cache.set(scope, t);
     return t;
   }
   emit(level: Exclude<Level, "off">, scope: string, message: string, fields?: Fields): void {

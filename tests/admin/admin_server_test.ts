@@ -138,7 +138,7 @@ Deno.test("admin: POST /logging lists, changes, and resets the LogSink filter", 
 Deno.test("admin: an invalid level is a 400 with the reason and changes nothing", async () => {
   const h = start();
   try {
-    for (const q of ["?level=loud", "?level=xds:verbose", "?level="]) {
+    for (const q of ["?level=loud", "?level=xds:verbose", "?level=ztunnel::proxy", "?reset&level=chatty"]) {
       const r = await call(h, "/logging" + q, "POST");
       assert.equal(r.status, 400, q);
       assert.match(r.body, /^Invalid level provided: /);
@@ -147,6 +147,76 @@ Deno.test("admin: an invalid level is a 400 with the reason and changes nothing"
     const r = await call(h, "/logging?level=xds:verbose", "POST");
     assert.match(r.body, /invalid log level "verbose"/);
     assert.equal(formatLogFilter(h.sink.filter), "info,xds=debug");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("admin: /logging as istioctl ztunnel-config log calls it", async () => {
+  const h = start();
+  try {
+    // `istioctl ztunnel-config log`: an empty level lists (ztunnel: change_log_level(false, ""))
+    let r = await call(h, "/logging?level=", "POST");
+    assert.equal(r.status, 200);
+    assert.equal(r.body, "current log level is info,xds=debug\n");
+    // `--level access:debug,info`
+    r = await call(h, "/logging?level=access:debug,info", "POST");
+    assert.equal(r.body, "current log level is info,xds=debug,access=debug\n");
+    // `--level ztunnel::proxy=debug` (ztunnel's module names)
+    r = await call(h, "/logging?level=ztunnel::proxy=debug", "POST");
+    assert.equal(r.status, 200);
+    assert.equal(h.sink.threshold("inbound"), 4);
+    assert.equal(h.sink.threshold("outbound"), 4);
+    assert.equal(h.sink.threshold("identity"), 3);
+    // `--level warning` becomes `warn`; `-r` sends `level=info&reset`
+    r = await call(h, "/logging?level=warn", "POST");
+    assert.equal(r.body, "current log level is warn,xds=debug,access=debug,ztunnel::proxy=debug\n");
+    r = await call(h, "/logging?level=info&reset", "POST");
+    assert.equal(r.body, "current log level is info,xds=debug\n");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("admin: /logging follows ztunnel's change_log_level cases", async () => {
+  const h = start({ logSink: new LogSink(parseLogFilter("info"), "plain", () => {}) });
+  try {
+    const cases: Array<[string, number, string]> = [
+      ["", 200, "info"],
+      ["?reset", 200, "info"],
+      ["?reset&level=debug", 200, "debug"],
+      ["?reset&level=access=debug,info", 200, "info,access=debug"],
+      ["?reset&level=warn", 200, "warn"],
+      ["?reset&level=error", 200, "error"],
+      ["?reset&level=trace", 200, "trace"],
+      ["?reset&level=off", 200, "off"],
+      ["?reset&level=info", 200, "info"],
+    ];
+    for (const [q, status, want] of cases) {
+      const r = await call(h, "/logging" + q, "POST");
+      assert.equal(r.status, status, q);
+      assert.equal(r.body, `current log level is ${want}\n`, q);
+    }
+    // several `level` parameters: the last (ztunnel collects the query into a map)
+    const r = await call(h, "/logging?level=debug&level=error", "POST");
+    assert.equal(r.body, "current log level is error\n");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("admin: /logging drops targets zt has no counterpart for, says so, and logs it", async () => {
+  const lines: string[] = [];
+  const h = start({ logSink: new LogSink(parseLogFilter("info"), "json", (l) => lines.push(l)) });
+  try {
+    const r = await call(h, "/logging?level=hickory_server::server=off,access=debug", "POST");
+    assert.equal(r.status, 200);
+    const [first, second] = r.body.split("\n");
+    assert.equal(first, "current log level is info,access=debug");
+    assert.match(second, /no zt counterpart: hickory_server::server /);
+    const recs = lines.map((l) => JSON.parse(l));
+    assert.ok(recs.some((x) => x.scope === "admin" && x.message === "new log filter"));
+    assert.ok(recs.some((x) => x.level === "warn" && /hickory_server::server/.test(x.message)));
   } finally {
     await h.close();
   }
@@ -185,4 +255,30 @@ Deno.test("admin: GET / renders the node at a glance with escaped values", async
   } finally {
     await h.close();
   }
+});
+
+Deno.test("admin: `localhost` binds 127.0.0.1 and [::1] on one port, as ztunnel's Address::Localhost", async () => {
+  const sink = new LogSink(parseLogFilter("info"), "plain", () => {});
+  const server = serveAdmin({
+    hostname: "localhost",
+    port: 0,
+    deps: {
+      configDump: () => ({}),
+      logSink: sink,
+      shutdown: () => Promise.resolve(),
+      connections: () => [],
+    },
+  });
+  try {
+    assert.deepEqual(server.addrs.map((a) => a.hostname), ["127.0.0.1", "::1"]);
+    const port = server.addr.port;
+    assert.equal(server.addrs[1].port, port);
+    for (const host of ["127.0.0.1", "[::1]"]) {
+      const r = await fetch(`http://${host}:${port}/logging`, { method: "POST" });
+      assert.equal(await r.text(), "current log level is info\n", host);
+    }
+  } finally {
+    await server.shutdown();
+  }
+  await server.finished;
 });

@@ -89,7 +89,9 @@ Deno.test("services are sorted by hostname with network/ip VIPs, port maps and e
     loadBalancer: { routingPreferences: ["Network", "Region"], mode: "Standard", healthPolicy: "AllowAll" },
     ipFamilies: "IPv4",
     canonical: true,
+    visibility: "Public",
   });
+  assert.equal(svcs[1].visibility, "Public", "rendered even when default, as ztunnel");
   assert.deepEqual(svcs[1].endpoints, {
     "Kubernetes//Pod/ambient-demo/sleep-7656cf8794-lxcmx": {
       workloadUid: "Kubernetes//Pod/ambient-demo/sleep-7656cf8794-lxcmx",
@@ -150,4 +152,71 @@ Deno.test("toJsonValue turns Maps, Sets, bigints and dates into JSON values", ()
     }),
     { m: { "80": ["x"] }, b: "12", d: "1970-01-01T00:00:00.000Z", nested: [{ k: "v" }] },
   );
+});
+
+/** ztunnel's serde field names (src/state/workload.rs Workload, src/state/service.rs Service, …). */
+const ZTUNNEL_KEYS = {
+  workload: [
+    "workloadIps",
+    "waypoint",
+    "networkGateway",
+    "protocol",
+    "networkMode",
+    "uid",
+    "name",
+    "namespace",
+    "trustDomain",
+    "serviceAccount",
+    "network",
+    "workloadName",
+    "workloadType",
+    "canonicalName",
+    "canonicalRevision",
+    "hostname",
+    "node",
+    "nativeTunnel",
+    "applicationTunnel",
+    "authorizationPolicies",
+    "status",
+    "clusterId",
+    "locality",
+    "services",
+    "capacity",
+  ],
+  service: [
+    "name",
+    "namespace",
+    "hostname",
+    "vips",
+    "cidrVips",
+    "ports",
+    "endpoints",
+    "subjectAltNames",
+    "waypoint",
+    "weightedWaypoints",
+    "loadBalancer",
+    "ipFamilies",
+    "canonical",
+    "visibility",
+  ],
+  endpoint: ["workloadUid", "port", "status"],
+  policy: ["name", "namespace", "scope", "action", "rules", "dryRun"],
+  certificate: ["identity", "state", "certChain", "rootCerts"],
+};
+
+Deno.test("every key zt writes is ztunnel's, in ztunnel's order (zt's one extension: workload labels)", () => {
+  const d = dumpJson();
+  const check = (o: Obj, keys: string[], what: string) => {
+    const own = Object.keys(o).filter((k) => !(what === "workload" && k === "labels"));
+    assert.deepEqual(own, keys.filter((k) => k in o), `${what} ${JSON.stringify(o).slice(0, 80)}`);
+  };
+  for (const w of d.workloads as Obj[]) check(w, ZTUNNEL_KEYS.workload, "workload");
+  for (const s of d.services as Obj[]) {
+    check(s, ZTUNNEL_KEYS.service, "service");
+    for (const e of Object.values(s.endpoints as Record<string, Obj>)) {
+      check(e, ZTUNNEL_KEYS.endpoint, "endpoint");
+    }
+  }
+  for (const p of d.policies as Obj[]) check(p, ZTUNNEL_KEYS.policy, "policy");
+  for (const c of d.certificates as Obj[]) check(c, ZTUNNEL_KEYS.certificate, "certificate");
 });

@@ -13,7 +13,7 @@ Deno.test("defaults follow ztunnel, standalone by default when a local config an
   assert.equal(c.http2ConnectionWindowSize, 16 * 1024 * 1024);
   assert.equal(c.http2FrameSize, 1024 * 1024);
   assert.equal(c.connectionTerminationDeadlineMs, 5000);
-  assert.deepEqual(c.adminAddr, { hostname: "127.0.0.1", port: 15000 });
+  assert.deepEqual(c.adminAddr, { hostname: "localhost", port: 15000 }, "127.0.0.1 and ::1, as ztunnel");
   assert.ok(Object.isFrozen(c));
 });
 
@@ -26,11 +26,50 @@ Deno.test("without local config, xDS and CA default to istiod (in and out of Kub
   assert.equal(loadConfig({ XDS_ADDRESS: "" }).xdsAddress, "", "empty disables");
 });
 
-Deno.test("flags win over the environment; node-level servers bind INSTANCE_IP", () => {
+Deno.test("flags win over the environment; a loopback node's servers bind its INSTANCE_IP", () => {
   const c = loadConfig({ NODE_NAME: "env", INSTANCE_IP: "127.1.2.3" }, { "node-name": "flag" });
   assert.equal(c.nodeName, "flag");
+  assert.deepEqual(c.adminAddr, { hostname: "127.1.2.3", port: 15000 });
   assert.deepEqual(c.statsAddr, { hostname: "127.1.2.3", port: 15020 });
   assert.deepEqual(c.readinessAddr, { hostname: "127.1.2.3", port: 15021 });
+  const v6 = loadConfig({ INSTANCE_IP: "::1" });
+  assert.deepEqual([v6.adminAddr, v6.statsAddr], [{ hostname: "::1", port: 15000 }, {
+    hostname: "::1",
+    port: 15020,
+  }]);
+  // INSTANCE_IP unset: a loopback node on 127.0.0.1 for metrics and readiness, admin on localhost
+  const d = loadConfig({});
+  assert.deepEqual([d.adminAddr.hostname, d.statsAddr.hostname, d.readinessAddr.hostname], [
+    "localhost",
+    "127.0.0.1",
+    "127.0.0.1",
+  ]);
+});
+
+Deno.test("in a pod (INSTANCE_IP the pod's IP): admin on localhost only, metrics and readiness on [::]", () => {
+  for (const ip of ["10.244.1.7", "fd00:10:244::7"]) {
+    const c = loadConfig({ INSTANCE_IP: ip });
+    assert.deepEqual(c.adminAddr, { hostname: "localhost", port: 15000 }, ip);
+    assert.deepEqual(c.statsAddr, { hostname: "::", port: 15020 }, ip);
+    assert.deepEqual(c.readinessAddr, { hostname: "::", port: 15021 }, ip);
+  }
+  // ADMIN_ADDR (and the others) still override; `:port` keeps the default host
+  const o = loadConfig({
+    INSTANCE_IP: "10.244.1.7",
+    ADMIN_ADDR: "0.0.0.0:15000",
+    STATS_ADDR: "10.244.1.7:9090",
+  });
+  assert.deepEqual(o.adminAddr, { hostname: "0.0.0.0", port: 15000 });
+  assert.deepEqual(o.statsAddr, { hostname: "10.244.1.7", port: 9090 });
+  assert.deepEqual(loadConfig({ ADMIN_ADDR: ":16000" }).adminAddr, { hostname: "localhost", port: 16000 });
+  assert.deepEqual(loadConfig({ ADMIN_ADDR: "localhost:16000" }).adminAddr, {
+    hostname: "localhost",
+    port: 16000,
+  });
+  assert.deepEqual(loadConfig({}, { "admin-addr": "[::1]:16001" }).adminAddr, {
+    hostname: "::1",
+    port: 16001,
+  });
 });
 
 Deno.test("a bad value fails naming the variable and the value", () => {
@@ -40,7 +79,7 @@ Deno.test("a bad value fails naming the variable and the value", () => {
     [{ HTTP2_FRAME_SIZE: "100" }, /HTTP2_FRAME_SIZE="100"/],
     [{ INSTANCE_IP: "node-a" }, /INSTANCE_IP="node-a"/],
     [{ LOG_FORMAT: "xml" }, /LOG_FORMAT="xml"/],
-    [{ RUST_LOG: "loud" }, /RUST_LOG="loud"/],
+    [{ RUST_LOG: "xds=loud" }, /RUST_LOG="xds=loud"/],
     [{ UNSTABLE_ENABLE_SOCKS5: "maybe" }, /UNSTABLE_ENABLE_SOCKS5="maybe"/],
     [{ ADMIN_ADDR: "nowhere" }, /ADMIN_ADDR="nowhere"/],
     [{ ZT_CAPTURE: "ebpf" }, /ZT_CAPTURE="ebpf"/],
@@ -51,6 +90,21 @@ Deno.test("a bad value fails naming the variable and the value", () => {
       (e) => e instanceof ConfigError && re.test(e.message),
       JSON.stringify(env),
     );
+  }
+});
+
+Deno.test("RUST_LOG in ztunnel's target syntax starts zt (unknown targets are ignored, not refused)", () => {
+  for (
+    const v of [
+      "info",
+      "ztunnel::proxy=debug",
+      "hickory_server::server=off,info",
+      "ztunnel::proxy::inbound=trace",
+      "access=info",
+      "loud",
+    ]
+  ) {
+    assert.equal(loadConfig({ RUST_LOG: v }).logFilter, v);
   }
 });
 

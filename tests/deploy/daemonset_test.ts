@@ -5,46 +5,11 @@
  * secrets the chart mounts are inside permissions.txt's --allow-read.
  */
 import assert from "node:assert/strict";
-import { parse } from "yaml";
 import { loadConfig } from "../../lib/config/config.ts";
 import { ztPermissions } from "../fakes/permissions.ts";
-
-const MANIFEST = new URL("../../deploy/ztunnel-daemonset.yaml", import.meta.url);
-
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { fieldRef?: { fieldPath: string }; resourceFieldRef?: { resource: string } };
-}
-
-// deno-lint-ignore no-explicit-any
-type Doc = any;
-
-async function daemonSet(): Promise<Doc> {
-  const docs = (await Deno.readTextFile(MANIFEST)).split(/^---$/m).map((d) => parse(d) as Doc);
-  const ds = docs.find((d) => d?.kind === "DaemonSet");
-  assert.ok(ds, "the manifest has a DaemonSet");
-  return ds;
-}
-
-/** What the kubelet would put in the environment for a pod on node-1. */
-const DOWNWARD: Record<string, string> = {
-  "metadata.name": "ztunnel-x7k2p",
-  "metadata.namespace": "istio-system",
-  "spec.nodeName": "node-1",
-  "status.podIP": "10.244.1.7",
-  "spec.serviceAccountName": "ztunnel",
-  "limits.cpu": "2",
-};
-
-function resolveEnv(env: EnvVar[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of env) {
-    const ref = e.valueFrom?.fieldRef?.fieldPath ?? e.valueFrom?.resourceFieldRef?.resource;
-    out[e.name] = ref !== undefined ? DOWNWARD[ref] : e.value ?? "";
-  }
-  return out;
-}
+import { parseLogFilter } from "../../lib/log/logger.ts";
+import { COMMANDS } from "../../main.ts";
+import { daemonSet, type Doc, resolveEnv } from "./daemonset_fixture.ts";
 
 Deno.test("daemonset: the environment of Istio's ztunnel chart, accepted by zt's config", async () => {
   const ds = await daemonSet();
@@ -65,6 +30,8 @@ Deno.test("daemonset: the environment of Istio's ztunnel chart, accepted by zt's
       "NODE_NAME",
       "INSTANCE_IP",
       "SERVICE_ACCOUNT",
+      "INPOD_ENABLED",
+      "ZTUNNEL_CPU_LIMIT",
     ]
   ) assert.ok(name in env, `${name} is set`);
   assert.equal(env.TERMINATION_GRACE_PERIOD_SECONDS, String(spec.terminationGracePeriodSeconds));
@@ -80,7 +47,19 @@ Deno.test("daemonset: the environment of Istio's ztunnel chart, accepted by zt's
   assert.equal(cfg.xdsAddress, "https://istiod.istio-system.svc:15012");
   assert.equal(cfg.caAddress, "https://istiod.istio-system.svc:15012");
   assert.equal(cfg.connectionTerminationDeadlineMs, 25_000, "grace 30 s → drain deadline 25 s, as ztunnel");
-  assert.deepEqual(cfg.readinessAddr, { hostname: "10.244.1.7", port: 15021 });
+  assert.equal(cfg.inpodEnabled, true);
+  assert.equal(cfg.proxyMode, "shared");
+  assert.equal(
+    parseLogFilter(cfg.logFilter).ignored,
+    undefined,
+    "the chart's RUST_LOG means something to zt",
+  );
+  assert.deepEqual(cfg.readinessAddr, { hostname: "::", port: 15021 }, "the kubelet probes the pod IP");
+  assert.deepEqual(
+    cfg.adminAddr,
+    { hostname: "localhost", port: 15000 },
+    "istioctl port-forwards to localhost",
+  );
 });
 
 Deno.test("daemonset: probe, token, mounts and security context match the chart and zt", async () => {
@@ -106,4 +85,34 @@ Deno.test("daemonset: probe, token, mounts and security context match the chart 
     assert.ok(mounts.some((m) => path.startsWith(`${m}/`)), `${path} is mounted`);
     assert.ok(read.some((r) => path.startsWith(`${r}/`)), `${path} is inside --allow-read`);
   }
+});
+
+Deno.test("daemonset: the chart's in-pod shape: args, ZDS socket mount, ports, privileges", async () => {
+  const ds = await daemonSet();
+  const spec = ds.spec.template.spec;
+  const [c] = spec.containers;
+  assert.equal(c.name, "istio-proxy");
+  assert.deepEqual(c.args, ["proxy", "ztunnel"]);
+  assert.ok(COMMANDS[c.args[0]], "zt has the chart's command");
+  assert.deepEqual(c.ports, [{ containerPort: 15020, name: "ztunnel-stats", protocol: "TCP" }]);
+  // istio-cni's ZDS socket: the node's /var/run/ztunnel, where zt's INPOD_UDS default lives
+  const sockVolume = spec.volumes.find((v: Doc) => v.hostPath?.path === "/var/run/ztunnel");
+  assert.ok(sockVolume, "a hostPath volume for /var/run/ztunnel");
+  assert.equal(sockVolume.hostPath.type, "DirectoryOrCreate");
+  const mount = c.volumeMounts.find((m: Doc) => m.name === sockVolume.name);
+  assert.equal(mount.mountPath, "/var/run/ztunnel");
+  const cfg = loadConfig(resolveEnv(c.env));
+  assert.ok(cfg.inpodUds.startsWith(`${mount.mountPath}/`), cfg.inpodUds);
+  // as the chart: not privileged, SYS_ADMIN (hence allowPrivilegeEscalation), root in group 1337
+  const sc = c.securityContext;
+  assert.equal(sc.privileged, false);
+  assert.equal(sc.allowPrivilegeEscalation, true);
+  assert.deepEqual([sc.runAsUser, sc.runAsGroup, sc.runAsNonRoot], [0, 1337, false]);
+  assert.equal(spec.hostNetwork, false);
+  assert.equal(spec.priorityClassName, "system-node-critical");
+  assert.deepEqual(ds.spec.selector.matchLabels, { app: "ztunnel" });
+  const labels = ds.spec.template.metadata.labels;
+  assert.equal(labels["istio.io/dataplane-mode"], "none", "zt's own pod is never captured");
+  assert.equal(labels["sidecar.istio.io/inject"], "false");
+  assert.equal(ds.spec.template.metadata.annotations["prometheus.io/port"], "15020");
 });

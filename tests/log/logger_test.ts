@@ -16,6 +16,19 @@ Deno.test("RUST_LOG-style filters: default level, per component, both separators
   assert.throws(() => parseLogFilter("xds=chatty"), /invalid log level "chatty"/);
 });
 
+Deno.test("a filter's ignored targets are one warning at start, even when the filter is off", () => {
+  const lines: string[] = [];
+  new LogSink(parseLogFilter("off,hickory_server::server=off,bogus=debug"), "json", (l) => lines.push(l));
+  assert.equal(lines.length, 1);
+  const rec = JSON.parse(lines[0]);
+  assert.equal(rec.level, "warn");
+  assert.equal(rec.scope, "zt");
+  assert.match(rec.message, /no zt counterpart: hickory_server::server, bogus /);
+  const quiet: string[] = [];
+  new LogSink(parseLogFilter("info,ztunnel::proxy=debug"), "json", (l) => quiet.push(l));
+  assert.deepEqual(quiet, [], "nothing to warn about");
+});
+
 Deno.test("levels apply per component; dotted scopes inherit", () => {
   const { lines, log } = capture("info,xds=debug");
   log("xds").debug("a");

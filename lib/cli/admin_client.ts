@@ -1,9 +1,15 @@
 /** Talking to a running node's admin endpoint, with a clear error when it cannot be reached. */
 import { ZtError } from "../error.ts";
+import { isLoopback } from "../state/ip.ts";
 
-/** The admin address: --admin, else ADMIN_ADDR, else INSTANCE_IP:15000, else 127.0.0.1:15000. */
+/**
+ * The admin address: --admin, else ADMIN_ADDR, else the node's own: INSTANCE_IP:15000 on a loopback node
+ * (its INSTANCE_IP is its localhost), else 127.0.0.1:15000 (admin listens on localhost, as ztunnel's).
+ */
 export function adminAddress(flag: string | undefined, env: Record<string, string | undefined>): string {
-  return flag ?? env.ADMIN_ADDR ?? `${env.INSTANCE_IP ?? "127.0.0.1"}:15000`;
+  if (flag ?? env.ADMIN_ADDR) return (flag ?? env.ADMIN_ADDR)!;
+  const ip = env.INSTANCE_IP;
+  return ip && isLoopback(ip) ? `${ip.includes(":") ? `[${ip}]` : ip}:15000` : "127.0.0.1:15000";
 }
 
 export async function adminFetch(addr: string, path: string, init?: RequestInit): Promise<Response> {

@@ -16,7 +16,7 @@ export const CONFIG_HELP =
   `zt config <workloads|services|policies|secrets|all> [-o table|json|yaml] [--admin host:port]
 
 Shows a running node's view, like 'istioctl proxy-config' for ztunnel, read from its admin endpoint
-(--admin, else ADMIN_ADDR, else INSTANCE_IP:15000).`;
+(--admin, else ADMIN_ADDR, else 127.0.0.1:15000, or INSTANCE_IP:15000 on a loopback node).`;
 
 export const LOG_LEVEL_HELP = `zt log-level [level] [--admin host:port]
 

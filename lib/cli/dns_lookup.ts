@@ -10,7 +10,7 @@ export const DNS_HELP =
 Shows what that pod's DNS proxy on a running node answers for NAME: mesh names (service hostnames, short
 names relative to the pod's namespace, wildcards, headless endpoints) from zt itself, anything else
 resolved upstream through the pod's forwarder. Reads the node's admin endpoint (--admin, else ADMIN_ADDR,
-else INSTANCE_IP:15000).`;
+else 127.0.0.1:15000, or INSTANCE_IP:15000 on a loopback node).`;
 
 export function formatDnsLookup(v: DnsLookupView): string {
   const how = v.source === "local"

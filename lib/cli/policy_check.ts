@@ -29,7 +29,7 @@ Prints the decision the destination's node would take for one connection, and wh
   --from-ip  the source IP when --from is an identity (default 0.0.0.0)
   --plaintext  treat the source as plaintext (no identity), e.g. a non-mesh client
   --to     the destination pod IP or service VIP, and port
-  --config a local config (LOCAL_XDS_PATH format), or --admin a running node (default INSTANCE_IP:15000)
+  --config a local config (LOCAL_XDS_PATH format), or --admin a running node (default 127.0.0.1:15000; INSTANCE_IP:15000 on a loopback node)
 Exit code: 0 allowed, 3 denied, 1 error.`;
 
 export async function policyCommand(args: string[]): Promise<number> {

@@ -333,7 +333,8 @@ export function loadConfig(
   // As ztunnel: admin on localhost (127.0.0.1 and ::1: "localhost"), metrics and readiness on [::]. A
   // loopback node (INSTANCE_IP unset or 127.x/::1; several share one machine) binds INSTANCE_IP instead.
   const loopbackIp = get("INSTANCE_IP") !== undefined && isLoopback(instanceIp);
-  const wildcard = loopbackIp || get("INSTANCE_IP") === undefined ? instanceIp : "::";
+  const ipv6 = parseBool("IPV6_ENABLED", get("IPV6_ENABLED") ?? "true");
+  const wildcard = loopbackIp || get("INSTANCE_IP") === undefined ? instanceIp : ipv6 ? "::" : "0.0.0.0";
   const addr = (n: SettingName, port: number, host: string) =>
     parseHostPort(n, str(n, `${host.includes(":") ? `[${host}]` : host}:${port}`), host);
   const cfg: Config = {

@@ -4,7 +4,7 @@
  * injected (`Exec`), so tests can record instead of execute.
  */
 import { errorMessage, ZtError } from "../error.ts";
-import { formatCommand, type RuleCommand, type RulePlan } from "./rule_command.ts";
+import { formatCommand, type RuleCommand } from "./rule_command.ts";
 
 export interface CommandResult {
   readonly code: number;
@@ -56,28 +56,5 @@ export async function runCommands(cmds: readonly RuleCommand[], exec: Exec): Pro
       `${formatCommand({ argv: c.argv })} failed (exit ${r.code}): ${r.stderr.trim()}`,
     );
   }
-  return ran;
-}
-
-/**
- * Runs a plan's commands, then every one of its `finally` commands whatever happened (one failing does
- * not stop the others). The first error is the one thrown: it is the one that explains.
- */
-export async function runPlan(plan: RulePlan, exec: Exec): Promise<number> {
-  let ran = 0;
-  let failure: unknown;
-  try {
-    ran = await runCommands(plan.commands, exec);
-  } catch (e) {
-    failure = e;
-  }
-  for (const c of plan.finally) {
-    try {
-      ran += await runCommands([c], exec);
-    } catch (e) {
-      failure ??= e;
-    }
-  }
-  if (failure !== undefined) throw failure;
   return ran;
 }

@@ -11,15 +11,16 @@
  * connmark 0x111, whose replies `fwmark 0x111/0xfff lookup 100` delivers locally to ztunnel's
  * spoofed-source socket; kubelet probes, SNATed on the node to 169.254.7.127, are not captured.
  *
- * Install first removes whatever an earlier install left (`-N` of an existing chain fails, and the
- * built-in jumps would be appended twice), behind istio-cni's temporary DROP guardrails when there is
- * something to remove, so a re-install never lets the pod's traffic out uncaptured.
+ * A re-install removes what is installed (read from `iptables-save`, see {@link installedRules}) in
+ * the same `iptables-restore` transaction that adds the new rules: `-N` of an existing chain would fail
+ * and the built-in jumps would be appended twice, and because each table is swapped atomically the pod's
+ * traffic is never out uncaptured in between (istio-cni drops it behind temporary guardrails instead).
  */
 import { DNS_PORT, HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT } from "../config/ports.ts";
 import { ZtError } from "../error.ts";
 import { ipFamily } from "../state/ip.ts";
 import type { PodOverrides } from "./pod_overrides.ts";
-import type { RuleCommand, RulePlan } from "./rule_command.ts";
+import type { RuleCommand } from "./rule_command.ts";
 
 /** ztunnel's in-pod socket mark (PACKET_MARK 1337) under istio-cni's mask. */
 export const INPOD_MARK = "0x539/0xfff";
@@ -70,15 +71,6 @@ const BUILTIN = new Set([
   "RETURN",
   "DROP",
 ]);
-/** The jumps from built-in chains, in istio-cni's delete order. */
-const JUMPS: ReadonlyArray<readonly [Table, string, string]> = [
-  ["mangle", "PREROUTING", PREROUTING_CHAIN],
-  ["mangle", "OUTPUT", OUTPUT_CHAIN],
-  ["nat", "OUTPUT", OUTPUT_CHAIN],
-  ["raw", "PREROUTING", PREROUTING_CHAIN],
-  ["raw", "OUTPUT", OUTPUT_CHAIN],
-  ["nat", "PREROUTING", PREROUTING_CHAIN],
-];
 const TABLES: readonly Table[] = ["mangle", "nat", "raw"];
 const IFNAME = /^[A-Za-z0-9_.@:-]{1,15}$/;
 
@@ -141,16 +133,73 @@ function rules(family: Family, settings: InpodSettings, o: PodOverrides): Rule[]
   return out;
 }
 
+/** What of the rule set one family's `iptables-save` shows: the jumps from built-ins, the chains. */
+export interface InstalledRules {
+  readonly jumps: ReadonlyArray<{ readonly table: string; readonly chain: string; readonly target: string }>;
+  readonly chains: ReadonlyArray<{ readonly table: string; readonly chain: string }>;
+}
+
+export interface InstalledState {
+  readonly v4: InstalledRules;
+  readonly v6: InstalledRules;
+}
+
+export const NOTHING_INSTALLED: InstalledRules = { jumps: [], chains: [] };
+export const NOTHING_INSTALLED_ANYWHERE: InstalledState = { v4: NOTHING_INSTALLED, v6: NOTHING_INSTALLED };
+
+const OURS = new Set([PREROUTING_CHAIN, OUTPUT_CHAIN]);
+
+/** Reads the rule set's jumps (each occurrence) and chains out of `iptables-save` output. Pure. */
+export function installedRules(save: string): InstalledRules {
+  const jumps: Array<InstalledRules["jumps"][number]> = [];
+  const chains: Array<InstalledRules["chains"][number]> = [];
+  let table = "";
+  for (const line of save.split("\n")) {
+    if (line.startsWith("*")) table = line.slice(1).trim();
+    if (!(TABLES as readonly string[]).includes(table)) continue;
+    const decl = /^:(\S+) /.exec(line);
+    if (decl && OURS.has(decl[1])) chains.push({ table, chain: decl[1] });
+    const jump = /^-A (PREROUTING|OUTPUT) -j (\S+)$/.exec(line);
+    if (jump && OURS.has(jump[2])) jumps.push({ table, chain: jump[1], target: jump[2] });
+  }
+  return { jumps, chains };
+}
+
+/** The lines that take the installed rule set out of `table`: jumps first, then flush, then delete. */
+function deletions(table: string, installed: InstalledRules): string[] {
+  const chains = installed.chains.filter((c) => c.table === table).map((c) => c.chain);
+  return [
+    ...installed.jumps.filter((j) => j.table === table).map((j) => `-D ${j.chain} -j ${j.target}`),
+    ...chains.map((c) => `-F ${c}`),
+    ...chains.map((c) => `-X ${c}`),
+  ];
+}
+
+function renderTables(sections: ReadonlyMap<string, readonly string[]>): string {
+  const lines: string[] = [];
+  for (const table of [...sections.keys()].sort()) {
+    const body = sections.get(table)!;
+    if (body.length) lines.push(`* ${table}`, ...body, "COMMIT");
+  }
+  return lines.length ? lines.join("\n") + "\n" : "";
+}
+
 /**
  * The `iptables-restore --noflush` (or `ip6tables-restore`) text, as istio-cni renders it: tables in
  * name order, each declaring its own chains (those with rules, in order of first rule, then chains
- * only jumped to), then its rules in order.
+ * only jumped to), then its rules in order. What `installed` names is deleted first, in the same table
+ * transaction (nothing installed: exactly istio-cni's text).
  */
-export function inpodRestoreText(family: Family, settings: InpodSettings, overrides: PodOverrides): string {
+export function inpodRestoreText(
+  family: Family,
+  settings: InpodSettings,
+  overrides: PodOverrides,
+  installed: InstalledRules = NOTHING_INSTALLED,
+): string {
   checkInputs(settings, overrides);
   const all = rules(family, settings, overrides);
-  const lines: string[] = [];
-  for (const table of [...new Set(all.map((r) => r.table))].sort()) {
+  const sections = new Map<string, string[]>(TABLES.map((t) => [t, deletions(t, installed)]));
+  for (const table of TABLES) {
     const own = all.filter((r) => r.table === table);
     const chains = new Set<string>();
     for (const r of own) if (!BUILTIN.has(r.chain)) chains.add(r.chain);
@@ -158,47 +207,22 @@ export function inpodRestoreText(family: Family, settings: InpodSettings, overri
       const target = r.args.at(-2) === "-j" ? r.args.at(-1)! : undefined;
       if (target !== undefined && !BUILTIN.has(target)) chains.add(target);
     }
-    lines.push(`* ${table}`, ...[...chains].map((c) => `-N ${c}`));
-    lines.push(...own.map((r) => `-A ${r.chain} ${r.args.join(" ")}`), "COMMIT");
+    sections.get(table)!.push(
+      ...[...chains].map((c) => `-N ${c}`),
+      ...own.map((r) => `-A ${r.chain} ${r.args.join(" ")}`),
+    );
   }
-  return lines.join("\n") + "\n";
+  return renderTables(sections);
 }
 
-const ipt = (f: Family, ...args: string[]) => [f === 4 ? "iptables" : "ip6tables", "-w", ...args];
+/** The restore text taking the installed rule set out ("" when nothing is installed). */
+export function inpodRemoveText(installed: InstalledRules): string {
+  return renderTables(new Map(TABLES.map((t) => [t, deletions(t, installed)])));
+}
+
 const ip = (f: Family, ...args: string[]) => ["ip", `-${f}`, ...args];
+const restore = (f: Family) => [f === 4 ? "iptables-restore" : "ip6tables-restore", "-w", "--noflush"];
 const LO_IPV6_DISABLED = "/proc/sys/net/ipv6/conf/lo/disable_ipv6";
-
-/** Deletes whatever of the rule set is there (probe-guarded: harmless when nothing is). */
-function cleanup(f: Family): RuleCommand[] {
-  const exists = (table: Table, chain: string) => ipt(f, "-t", table, "-S", chain);
-  const out: RuleCommand[] = JUMPS.map(([table, chain, target]) => ({
-    argv: ipt(f, "-t", table, "-D", chain, "-j", target),
-    onlyIf: ipt(f, "-t", table, "-C", chain, "-j", target),
-  }));
-  for (const verb of ["-F", "-X"]) {
-    for (const table of TABLES) {
-      for (const chain of [PREROUTING_CHAIN, OUTPUT_CHAIN]) {
-        out.push({ argv: ipt(f, "-t", table, verb, chain), onlyIf: exists(table, chain) });
-      }
-    }
-  }
-  return out;
-}
-
-/** istio-cni's guardrails (DROP all TCP and UDP while old rules are replaced), tagged as ours. */
-const GUARDRAILS: ReadonlyArray<readonly [string, string]> = [
-  ["INPUT", "tcp"],
-  ["INPUT", "udp"],
-  ["FORWARD", "tcp"],
-  ["FORWARD", "udp"],
-  ["OUTPUT", "tcp"],
-  ["OUTPUT", "udp"],
-];
-const guardrail = (proto: string) => `-p ${proto} -m comment --comment zt-inpod-guardrail -j DROP`.split(" ");
-
-function families(settings: InpodSettings): Family[] {
-  return settings.ipv6 ? [4, 6] : [4];
-}
 
 /** `ip rule` of table 100 (fwmark 0x111/0xfff, priority 32764). */
 function markRule(f: Family, verb: "add" | "del"): string[] {
@@ -217,56 +241,44 @@ function loopbackRoute(f: Family, verb: "replace" | "del"): string[] {
 
 /**
  * Installs the pod's rule set (in the pod's namespace), in istio-cni's order: the loopback routes of
- * table 100 (IPv6 only when the pod's `lo` has IPv6), the ip rules, then — behind guardrails if an
- * earlier install left anything — the old rules removed and the new ones restored. `finally` lifts the
- * guardrails whatever happened.
+ * table 100 (IPv6 only when the pod's `lo` has IPv6), the ip rules, then one restore per family that
+ * replaces what `installed` says is there. With IPv6 off, IPv6 rules an earlier install left are removed.
  */
-export function inpodInstallPlan(settings: InpodSettings, overrides: PodOverrides): RulePlan {
-  const fams = families(settings);
-  const commands: RuleCommand[] = [];
-  for (const f of fams) {
-    commands.push(
-      f === 4
-        ? { argv: loopbackRoute(4, "replace") }
-        : { argv: loopbackRoute(6, "replace"), unless: ["grep", "-qx", "1", LO_IPV6_DISABLED] },
-    );
+export function inpodInstallCommands(
+  settings: InpodSettings,
+  overrides: PodOverrides,
+  installed: InstalledState = NOTHING_INSTALLED_ANYWHERE,
+): RuleCommand[] {
+  const fams: Family[] = settings.ipv6 ? [4, 6] : [4];
+  const commands: RuleCommand[] = [{ argv: loopbackRoute(4, "replace") }];
+  if (settings.ipv6) {
+    commands.push({ argv: loopbackRoute(6, "replace"), unless: ["grep", "-qx", "1", LO_IPV6_DISABLED] });
   }
   for (const f of fams) commands.push({ argv: markRule(f, "add"), tolerate: "File exists" });
-  for (const f of fams) {
-    const residue = ipt(f, "-t", "nat", "-S", OUTPUT_CHAIN);
-    for (const [chain, proto] of GUARDRAILS) {
-      commands.push({ argv: ipt(f, "-t", "filter", "-I", chain, "1", ...guardrail(proto)), onlyIf: residue });
-    }
+  commands.push({ argv: restore(4), stdin: inpodRestoreText(4, settings, overrides, installed.v4) });
+  if (settings.ipv6) {
+    commands.push({ argv: restore(6), stdin: inpodRestoreText(6, settings, overrides, installed.v6) });
+  } else {
+    const leftover = inpodRemoveText(installed.v6);
+    if (leftover) commands.push({ argv: restore(6), stdin: leftover });
   }
-  commands.push(...cleanup(4), ...cleanup(6));
-  for (const f of fams) {
-    commands.push({
-      argv: [f === 4 ? "iptables-restore" : "ip6tables-restore", "-w", "--noflush"],
-      stdin: inpodRestoreText(f, settings, overrides),
-    });
-  }
-  const lift: RuleCommand[] = [];
-  for (const f of fams) {
-    for (const [chain, proto] of GUARDRAILS) {
-      lift.push({
-        argv: ipt(f, "-t", "filter", "-D", chain, ...guardrail(proto)),
-        onlyIf: ipt(f, "-t", "filter", "-C", chain, ...guardrail(proto)),
-      });
-    }
-  }
-  return { commands, finally: lift };
+  return commands;
 }
 
 /**
- * Removes everything install adds, in both families whatever the settings (an install made with other
- * settings is removed too); harmless where nothing is installed.
+ * Removes everything install adds: the installed rule set of both families (whatever the settings, so
+ * an install made with other settings goes too), the ip rules and the routes, each harmless when absent.
  */
-export function inpodRemoveCommands(): RuleCommand[] {
+export function inpodRemoveCommands(installed: InstalledState = NOTHING_INSTALLED_ANYWHERE): RuleCommand[] {
   const gone =
     "No such file or directory|No such process|FIB table does not exist|Address family not supported";
+  const commands: RuleCommand[] = [];
+  for (const [f, rules] of [[4, installed.v4], [6, installed.v6]] as const) {
+    const text = inpodRemoveText(rules);
+    if (text) commands.push({ argv: restore(f), stdin: text });
+  }
   return [
-    ...cleanup(4),
-    ...cleanup(6),
+    ...commands,
     { argv: markRule(4, "del"), tolerate: gone },
     { argv: markRule(6, "del"), tolerate: gone },
     { argv: loopbackRoute(4, "del"), tolerate: gone },

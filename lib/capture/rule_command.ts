@@ -16,12 +16,6 @@ export interface RuleCommand {
   readonly tolerate?: string;
 }
 
-/** Commands run in order, stopping at the first failure; `finally` runs after them in every case. */
-export interface RulePlan {
-  readonly commands: readonly RuleCommand[];
-  readonly finally: readonly RuleCommand[];
-}
-
 /** One command as a shell line (what `--dry-run` prints). */
 export function formatCommand(c: RuleCommand): string {
   const cmd = c.argv.map(shellQuote).join(" ");

@@ -88,7 +88,9 @@ function recvOne(s: dgram.Socket): Promise<{ msg: string; from: string }> {
 }
 
 async function roundTrip(s: net.Socket, text: string): Promise<string> {
-  const got = new Promise<string>((resolve) => s.once("data", (d) => resolve(new TextDecoder().decode(d))));
+  const got = new Promise<string>((resolve) =>
+    s.once("data", (d: Uint8Array) => resolve(new TextDecoder().decode(d)))
+  );
   s.write(text);
   return await got;
 }

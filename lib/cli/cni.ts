@@ -162,9 +162,13 @@ export class CniAgent {
       const key = inpodPodKey(pod);
       if (was?.key === key) continue;
       if (!(await this.#apply(pod, "install"))) continue;
-      if (was && was.pod.netns !== pod.netns) await this.#removeIfAlive(was.pod);
+      const newSandbox = was !== undefined && was.pod.netns !== pod.netns;
+      if (newSandbox) await this.#removeIfAlive(was.pod);
       this.#enrolled.set(uid, { pod, key });
-      await this.#add(pod);
+      // A relabel only changes the rules; the proxy needs an Add for a new pod, netns or identity.
+      if (!was || newSandbox || JSON.stringify(info(was.pod)) !== JSON.stringify(info(pod))) {
+        await this.#add(pod);
+      }
     }
   }
 

@@ -2,8 +2,8 @@
  * `zt cni` as a real process (root, pod namespaces) against zt's own ZDS client (WorkloadManager with a
  * recording launcher): the config's ambient pods get their rules and arrive as Adds with their netns and
  * WorkloadInfo; leftovers in an uncaptured pod are cleared; editing the config removes a pod (rules out,
- * Del), adds one (rules in, Add), relabels one (rules replaced, no new Add) and opts one out; SIGTERM
- * removes every rule and the socket. Also the CLI's refusals, without root.
+ * Del), adds one (rules in, Add), relabels one (rules replaced, no new Add) and opts one out; a pod
+ * whose netns is not one is refused and logged, not enrolled; SIGTERM removes every rule and the socket. Also the CLI's refusals, without root.
  */
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
@@ -101,7 +101,10 @@ Deno.test({
       const web: Pod = { name: "web", namespace: "ambient-demo", netns: path("web") };
       const old: Pod = { name: "old", namespace: "plain", netns: path("old") };
       const late: Pod = { name: "late", namespace: "ambient-demo", netns: path("late") };
-      await writeConfig(config, [sleep, web, old]);
+      // Hostile input: a "netns" that is a plain file. Refused, logged, counted; the others are served.
+      const bogus: Pod = { name: "bogus", namespace: "ambient-demo", netns: `${dir}/not-a-netns` };
+      await Deno.writeTextFile(bogus.netns, "");
+      await writeConfig(config, [sleep, web, old, bogus]);
 
       child = new Deno.Command(Deno.execPath(), {
         args: [
@@ -133,6 +136,7 @@ Deno.test({
         throw new Error(`${e.message}\n${all.join("")}`);
       });
       assert.equal(await snapshot("old"), before.old, "the leftover in an uncaptured pod is gone");
+      assert.match(all.join(""), /failed to install in-pod rules.*ambient-demo\/bogus/);
       for (const p of ["sleep", "web"]) {
         assert.match(
           await snapshot(p),
@@ -171,11 +175,10 @@ Deno.test({
         5000,
         "sleep without DNS capture",
       );
-      assert.equal(
-        rig.launcher.started.filter((p) => p.uid.endsWith("/sleep")).length,
-        1,
-        "sleep not re-sent",
-      );
+      const adds = all.join("").split("\n").filter((l) => l.includes("sending pod add to ztunnel"));
+      assert.ok(adds.some((l) => l.includes(uid("ambient-demo", "late"))), adds.join("\n"));
+      assert.ok(!adds.some((l) => l.includes(uid("ambient-demo", "sleep"))), "a relabel sends no Add");
+      assert.equal(rig.launcher.started.filter((p) => p.uid.endsWith("/sleep")).length, 1);
 
       // late opts out of redirection: Del, rules out.
       await writeConfig(config, [sleep, old, {

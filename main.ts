@@ -5,6 +5,7 @@ import { VERSION } from "./lib/version.ts";
 import { demoCommand } from "./lib/cli/demo.ts";
 import { POLICY_CHECK_HELP, policyCommand } from "./lib/cli/policy_check.ts";
 import { REDIRECT_HELP, redirectCommand } from "./lib/cli/redirect.ts";
+import { CNI_HELP, cniCommand } from "./lib/cli/cni.ts";
 import { CONFIG_HELP, configCommand, LOG_LEVEL_HELP, logLevelCommand } from "./lib/cli/config_view.ts";
 import { DNS_HELP, dnsCommand } from "./lib/cli/dns_lookup.ts";
 
@@ -42,6 +43,11 @@ export const COMMANDS: Record<
     summary: "dns lookup NAME --pod NS/NAME [--type A]: what that pod's DNS proxy answers",
     run: dnsCommand,
     help: DNS_HELP,
+  },
+  cni: {
+    summary: "cni --config F --node N: istio-cni's node agent for one machine (in-pod rules + ZDS server)",
+    run: cniCommand,
+    help: CNI_HELP,
   },
   "log-level": {
     summary: "show or change a running node's log levels",

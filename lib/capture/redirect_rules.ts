@@ -18,6 +18,9 @@
  * where captured pods go uncaptured. Remove deletes every rule, chain, route and ip rule it owns.
  */
 import { ZtError } from "../error.ts";
+import type { RuleCommand } from "./rule_command.ts";
+
+export { formatCommand, type RuleCommand, shellQuote } from "./rule_command.ts";
 
 export const CAPTURE_MARK = "0x400/0xfff";
 /** istio-cni's / ztunnel's socket mark: traffic carrying it is never captured. */
@@ -35,18 +38,6 @@ export interface CapturedPod {
   readonly name: string;
   readonly ip: string;
   readonly iface: string;
-}
-
-export interface RuleCommand {
-  readonly argv: readonly string[];
-  /** Fed to the command's standard input. */
-  readonly stdin?: string;
-  /** Run only when this probe fails ("add unless already there"). */
-  readonly unless?: readonly string[];
-  /** Run only when this probe succeeds ("delete if there"). */
-  readonly onlyIf?: readonly string[];
-  /** A failure whose stderr matches this pattern means "already done" and is not an error. */
-  readonly tolerate?: string;
 }
 
 /** `-w`: wait for the xtables lock (legacy backends share it across namespaces); nft ignores it. */
@@ -141,20 +132,6 @@ export function removeCommands(): RuleCommand[] {
     },
     { argv: ["sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=0"] },
   ];
-}
-
-/** One command as a shell line (what `--dry-run` prints). */
-export function formatCommand(c: RuleCommand): string {
-  const cmd = c.argv.map(shellQuote).join(" ");
-  const body = c.stdin === undefined ? cmd : `${cmd} <<'EOF'\n${c.stdin.replace(/\n$/, "")}\nEOF`;
-  if (c.unless) return `${c.unless.map(shellQuote).join(" ")} 2>/dev/null || ${body}`;
-  if (c.onlyIf) return `if ${c.onlyIf.map(shellQuote).join(" ")} >/dev/null 2>&1; then ${body}; fi`;
-  if (c.tolerate) return `${body}  # a failure matching /${c.tolerate}/ means already done`;
-  return body;
-}
-
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 function sortPods(pods: readonly CapturedPod[]): CapturedPod[] {

@@ -3,7 +3,8 @@
  * selects this node's ambient pods (lib/state/ambient_selection.ts), finds each pod's veth from the
  * node's routing table, and runs the rule commands of lib/capture/redirect_rules.ts, or prints them
  * with --dry-run. Re-running install after a config change enables or disables capture for running
- * pods; nothing restarts.
+ * pods; nothing restarts. With --inpod, istio-cni's in-pod rules (lib/capture/inpod_rules.ts) go into
+ * each ambient pod's own network namespace instead (the `netns:` of its local-config entry).
  */
 import { parseArgs } from "node:util";
 import { errorMessage, ZtError } from "../error.ts";
@@ -16,10 +17,20 @@ import {
   removeCommands,
   type RuleCommand,
 } from "../capture/redirect_rules.ts";
+import { type Exec, runCommands, systemExec } from "../capture/command_runner.ts";
+import { selectInpodPods } from "../capture/inpod_pods.ts";
+import { describePodTask, nodeInpodTasks, podCommands, type PodTask } from "../capture/inpod_plan.ts";
+import { type InpodSettings, NOTHING_INSTALLED_ANYWHERE } from "../capture/inpod_rules.ts";
+import { readInstalled } from "../capture/inpod_apply.ts";
+import { inpodSettings } from "../capture/inpod_settings.ts";
+
+export { type CommandResult, type Exec, runCommands, systemExec } from "../capture/command_runner.ts";
 
 export const REDIRECT_HELP =
   `zt redirect install|remove [--dry-run] [--config PATH] [--node NAME] [--netns NS]
                           [--pod-interface-prefix PREFIX] [--exclude-namespaces a,b]
+zt redirect install|remove --inpod [--dry-run] [--config PATH] [--node NAME]
+                          [--dns-capture true|false] [--ipv6 true|false] [--exclude-namespaces a,b]
 
 Installs (or removes) the packet rules that capture this node's ambient pods into zt (TPROXY to
 15001 outbound, 15006 inbound plaintext, 15008 HBONE), in the node's network namespace. Run it as
@@ -34,60 +45,18 @@ Install is idempotent; remove deletes every rule, chain, ip rule and route insta
   --exclude-namespaces    namespaces never captured (istio-cni's excludeNamespaces)
 A pod is captured when its namespace is labelled istio.io/dataplane-mode=ambient, it has no
 sidecar.istio.io/status annotation and ambient.istio.io/redirection is not "disabled".
-Needs: ip, iptables, iptables-restore, sysctl (iptables with TPROXY, socket, mark, comment).`;
+Needs: ip, iptables, iptables-restore, sysctl (iptables with TPROXY, socket, mark, comment).
 
-export interface CommandResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs one argv (with optional stdin); injected so tests can record instead of execute. */
-export type Exec = (argv: readonly string[], stdin?: string) => Promise<CommandResult>;
-
-/** Executes `argv` for real, optionally inside network namespace `netns`. */
-export function systemExec(netns?: string): Exec {
-  return async (argv, stdin) => {
-    const full = netns ? ["ip", "netns", "exec", netns, ...argv] : [...argv];
-    let child;
-    try {
-      child = new Deno.Command(full[0], {
-        args: full.slice(1),
-        stdin: stdin === undefined ? "null" : "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-    } catch (e) {
-      throw new ZtError("redirect", `cannot run ${full[0]}: ${errorMessage(e)}`);
-    }
-    if (stdin !== undefined) {
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(stdin));
-      await w.close();
-    }
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  };
-}
-
-/** Runs the commands in order, honouring probes and tolerated failures. Stops at the first error. */
-export async function runCommands(cmds: readonly RuleCommand[], exec: Exec): Promise<number> {
-  let ran = 0;
-  for (const c of cmds) {
-    if (c.unless && (await exec(c.unless)).code === 0) continue;
-    if (c.onlyIf && (await exec(c.onlyIf)).code !== 0) continue;
-    const r = await exec(c.argv, c.stdin);
-    ran++;
-    if (r.code === 0) continue;
-    if (c.tolerate && new RegExp(c.tolerate).test(r.stderr)) continue;
-    throw new ZtError(
-      "redirect",
-      `${formatCommand({ argv: c.argv })} failed (exit ${r.code}): ${r.stderr.trim()}`,
-    );
-  }
-  return ran;
-}
+--inpod: istio-cni's in-pod rules instead (nat REDIRECT to 15001/15006/15053 inside each pod, the
+ip rule fwmark 0x111/0xfff lookup 100 and its local route), for \`zt run\` with PROXY_MODE=shared (see
+\`zt cni\`). Each ambient pod of the node names its network namespace file in the config
+(\`netns: /var/run/netns/sleep\`); install puts the rules in every captured pod and removes them from
+the node's other pods with a netns; remove takes them out of all of them.
+  --dns-capture  redirect DNS (UDP/TCP 53 → 15053) (default $AMBIENT_DNS_CAPTURE, else true); a pod's
+             ambient.istio.io/dns-capture annotation overrides it
+  --ipv6     ip6tables rules and the IPv6 ip rule/route too (default $AMBIENT_IPV6, else true)
+A pod annotated ambient.istio.io/bypass-inbound-capture=true keeps its inbound traffic uncaptured.
+Needs: nsenter, ip, iptables(-restore), ip6tables(-restore) (REDIRECT, mark, connmark, CT, comment).`;
 
 /** The node side of the veth that routes to `ip`, from `ip -4 -o route get <ip>`. */
 export async function podInterface(exec: Exec, ip: string): Promise<string> {
@@ -134,6 +103,63 @@ export async function planRedirect(opts: {
   return { commands: installCommands(captured), captured, skipped };
 }
 
+export interface InpodRedirectPlan {
+  readonly tasks: PodTask[];
+  /** "ns/name: reason" for every pod of the node not captured. */
+  readonly skipped: string[];
+}
+
+/** The in-pod plan for `node`: what each pod with a netns needs (its rules installed, or removed). */
+export async function planInpodRedirect(opts: {
+  action: "install" | "remove";
+  configPath: string;
+  node: string;
+  excludeNamespaces?: readonly string[];
+}): Promise<InpodRedirectPlan> {
+  const cfg = await loadLocalConfig(opts.configPath);
+  const sel = selectInpodPods(cfg, opts.node, { excludeNamespaces: opts.excludeNamespaces });
+  return { tasks: nodeInpodTasks(sel, opts.action), skipped: sel.skipped };
+}
+
+/**
+ * Runs (or prints) each pod's commands, planned against what its namespace has now; a pod that fails
+ * does not stop the others. A dry-run that cannot read a namespace prints the commands for a pod
+ * without rules.
+ */
+async function inpodRedirect(
+  plan: InpodRedirectPlan,
+  settings: InpodSettings,
+  dryRun: boolean,
+  exec: Exec,
+): Promise<number> {
+  const say = dryRun
+    ? (s: string) => console.log(`# ${s}`)
+    : (s: string) => console.error(`zt redirect: ${s}`);
+  for (const s of plan.skipped) say(`skip ${s}`);
+  let failed = 0;
+  for (const t of plan.tasks) {
+    say(describePodTask(t, settings));
+    try {
+      let installed;
+      try {
+        installed = await readInstalled(exec, t.pod.netns);
+      } catch (e) {
+        if (!dryRun) throw e;
+        say(`${errorMessage(e)}; commands as for a namespace without in-pod rules:`);
+        installed = NOTHING_INSTALLED_ANYWHERE;
+      }
+      const cmds = podCommands(t, settings, installed);
+      if (dryRun) { for (const c of cmds) console.log(formatCommand(c)); }
+      else await runCommands(cmds, exec);
+    } catch (e) {
+      failed++;
+      console.error(`zt redirect: ${t.pod.namespace}/${t.pod.name}: ${errorMessage(e)}`);
+    }
+  }
+  if (!dryRun) say(`done: ${plan.tasks.length - failed} pod(s) done, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
 export async function redirectCommand(args: string[], exec?: Exec): Promise<number> {
   let parsed;
   try {
@@ -148,6 +174,9 @@ export async function redirectCommand(args: string[], exec?: Exec): Promise<numb
         netns: { type: "string" },
         "pod-interface-prefix": { type: "string" },
         "exclude-namespaces": { type: "string" },
+        inpod: { type: "boolean" },
+        "dns-capture": { type: "string" },
+        ipv6: { type: "string" },
       },
     });
   } catch (e) {
@@ -162,6 +191,35 @@ export async function redirectCommand(args: string[], exec?: Exec): Promise<numb
   }
   const configPath = v.config ?? Deno.env.get("LOCAL_XDS_PATH");
   const node = v.node ?? Deno.env.get("NODE_NAME");
+  const excludeNamespaces = v["exclude-namespaces"]?.split(",").map((s) => s.trim()).filter(Boolean);
+  if (v.inpod) {
+    if (v.netns !== undefined || v["pod-interface-prefix"] !== undefined) {
+      console.error(`zt redirect: --netns and --pod-interface-prefix do not apply to --inpod`);
+      return 2;
+    }
+    if (!configPath || !node) {
+      console.error(`zt redirect: --inpod needs --config (or LOCAL_XDS_PATH) and --node (or NODE_NAME)`);
+      return 2;
+    }
+    let settings: InpodSettings;
+    try {
+      settings = inpodSettings({ dnsCapture: v["dns-capture"], ipv6: v.ipv6 }, Deno.env.toObject());
+    } catch (e) {
+      console.error(`zt redirect: ${errorMessage(e)}`);
+      return 2;
+    }
+    try {
+      const plan = await planInpodRedirect({ action, configPath, node, excludeNamespaces });
+      return await inpodRedirect(plan, settings, v["dry-run"] === true, exec ?? systemExec());
+    } catch (e) {
+      console.error(`zt redirect: ${errorMessage(e)}`);
+      return 1;
+    }
+  }
+  if (v["dns-capture"] !== undefined || v.ipv6 !== undefined) {
+    console.error(`zt redirect: --dns-capture and --ipv6 apply to --inpod only`);
+    return 2;
+  }
   if (action === "install" && (!configPath || !node)) {
     console.error(`zt redirect: install needs --config (or LOCAL_XDS_PATH) and --node (or NODE_NAME)`);
     return 2;
@@ -174,7 +232,7 @@ export async function redirectCommand(args: string[], exec?: Exec): Promise<numb
       node: node ?? "",
       exec: run,
       podInterfacePrefix: v["pod-interface-prefix"],
-      excludeNamespaces: v["exclude-namespaces"]?.split(",").map((s) => s.trim()).filter(Boolean),
+      excludeNamespaces,
     });
     const say = v["dry-run"]
       ? (s: string) => console.log(`# ${s}`)

@@ -72,6 +72,16 @@ export function expectStringMap(v: unknown, at: string): Record<string, string> 
   return out;
 }
 
+/** An absolute file path without control characters (it reaches command lines: nsenter --net=PATH). */
+export function expectAbsolutePath(v: unknown, at: string): string {
+  const s = expectString(v, at);
+  // deno-lint-ignore no-control-regex
+  if (!s.startsWith("/") || /[\x00-\x1f\x7f]/.test(s)) {
+    throw configError(at, `expected an absolute path, got ${JSON.stringify(s)}`);
+  }
+  return s;
+}
+
 /** A field that must be present. */
 export function required(obj: Record<string, unknown>, key: string, at: string): unknown {
   if (obj[key] === undefined || obj[key] === null) throw configError(at, `missing required field "${key}"`);

@@ -6,10 +6,12 @@
  * uid `<clusterId>//Pod/<namespace>/<name>`, workloadName = name, canonicalName from the labels
  * `service.istio.io/canonical-name`, `app.kubernetes.io/name`, `app`, else workloadName,
  * canonicalRevision from `service.istio.io/canonical-revision`, `app.kubernetes.io/version`, `version`,
- * else "latest".
+ * else "latest". `netns` (zt extension): the pod's network namespace file, for `zt cni` and
+ * `zt redirect --inpod` only.
  */
 import {
   configError,
+  expectAbsolutePath,
   expectBool,
   expectEnum,
   expectFields,
@@ -54,6 +56,7 @@ const FIELDS = [
   "capacity",
   "labels",
   "annotations",
+  "netns",
 ] as const;
 
 const WORKLOAD_TYPES: readonly WorkloadType[] = ["deployment", "cronjob", "pod", "job"];
@@ -183,5 +186,6 @@ export function parseLocalWorkload(raw: unknown, at: string): Workload {
     capacity: o.capacity === undefined ? 1 : expectInt(o.capacity, `${at}.capacity`, 0, 0xffffffff),
     labels,
     annotations,
+    ...(o.netns === undefined ? {} : { netns: expectAbsolutePath(o.netns, `${at}.netns`) }),
   };
 }

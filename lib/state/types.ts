@@ -83,6 +83,12 @@ export interface Workload {
   readonly labels: Readonly<Record<string, string>>;
   /** Pod annotations (ambient redirection opt-out, sidecar status). zt extension. */
   readonly annotations: Readonly<Record<string, string>>;
+  /**
+   * The pod's network namespace file (e.g. /var/run/netns/sleep), for istio-cni's part on one machine
+   * (`zt cni`, `zt redirect --inpod`). zt extension of the local config only: never from xDS, never in
+   * config_dump, no effect on routing or policy.
+   */
+  readonly netns?: string;
 }
 
 export type LoadBalancingMode = "UnspecifiedMode" | "Strict" | "Failover" | "Passthrough";

@@ -3,6 +3,11 @@
  * (`src/identity/manager.rs`): fetch on demand with in-flight sharing, prefetch (warm-up),
  * renewal at half-life, exponential backoff on failure while the still-valid old certificate
  * keeps being served, at most `maxConcurrent` fetches in flight (RealTime > Warmup > Background).
+ *
+ * Half-life is counted from when the certificate was really issued (`renewalTime`), not from its
+ * backdated notBefore: ztunnel's `refresh_at` is notBefore + (notAfter − notBefore) / 2, which with
+ * istiod's 2-minute backdating (60 s for the built-in CA) falls in the past for TTLs of a few minutes or
+ * less and renews at once, over and over.
  */
 import { errorMessage, ZtError } from "../error.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
@@ -56,6 +61,22 @@ export interface CertManagerOptions {
 export const INITIAL_BACKOFF_MS = 1_000;
 /** Floor for the refresh delay, so a CA that hands out short or backdated certs cannot cause a hot loop. */
 export const MIN_REFRESH_MS = 1_000;
+/** setTimeout's longest delay (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * When to renew `cert`: halfway between the start of its real lifetime and its notAfter. The start is the
+ * source's `issuedAt`, else `requestedAt` (when the fetch began), but never before notBefore. So a
+ * backdated notBefore does not count, and a lifetime the CA shortened is halved as issued.
+ */
+export function renewalTime(cert: WorkloadCertificate, requestedAt: number): number {
+  const notAfter = cert.notAfter.getTime();
+  const start = Math.min(
+    Math.max(cert.notBefore.getTime(), cert.issuedAt?.getTime() ?? requestedAt),
+    notAfter,
+  );
+  return start + (notAfter - start) / 2;
+}
 
 const REALTIME = 0, WARMUP = 1, BACKGROUND = 2;
 type Priority = typeof REALTIME | typeof WARMUP | typeof BACKGROUND;
@@ -71,6 +92,8 @@ interface Entry {
   timer?: number;
   timerKind?: "refresh" | "retry";
   backoffMs: number;
+  /** When the running (or last) fetch began. */
+  requestedAt?: number;
 }
 
 export class CertManager {
@@ -254,6 +277,7 @@ export class CertManager {
 
   #start(e: Entry): void {
     this.#running.add(e);
+    e.requestedAt = this.#clock.now();
     this.#log.debug("fetching certificate", { identity: e.key });
     Promise.resolve()
       .then(() => this.#source.fetch(e.identity))
@@ -284,9 +308,8 @@ export class CertManager {
       e.cert = cert;
       e.error = undefined;
       e.backoffMs = INITIAL_BACKOFF_MS;
-      const nb = cert.notBefore.getTime();
-      const refreshAt = nb + (cert.notAfter.getTime() - nb) / 2;
-      const delay = Math.max(refreshAt - this.#clock.now(), MIN_REFRESH_MS);
+      const now = this.#clock.now();
+      const delay = Math.max(renewalTime(cert, e.requestedAt ?? now) - now, MIN_REFRESH_MS);
       this.#schedule(e, "refresh", delay);
       this.#log.info("certificate fetched", {
         identity: e.key,
@@ -326,13 +349,22 @@ export class CertManager {
     );
   }
 
+  /** Fetches again after `delay`, in steps of at most MAX_TIMER_MS (longer timers would fire at once). */
   #schedule(e: Entry, kind: "refresh" | "retry", delay: number): void {
     this.#clearTimer(e);
     e.timerKind = kind;
-    e.timer = this.#clock.setTimeout(() => {
-      e.timer = undefined;
-      if (this.#current(e)) this.#request(e, BACKGROUND);
-    }, delay);
+    const due = this.#clock.now() + delay;
+    const arm = () => {
+      const step = Math.min(due - this.#clock.now(), MAX_TIMER_MS);
+      const last = step < MAX_TIMER_MS;
+      e.timer = this.#clock.setTimeout(() => {
+        e.timer = undefined;
+        if (!this.#current(e)) return;
+        if (last) this.#request(e, BACKGROUND);
+        else arm();
+      }, step);
+    };
+    arm();
   }
 
   #clearTimer(e: Entry): void {

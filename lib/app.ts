@@ -214,8 +214,11 @@ export class App {
       log: inboundLog,
     });
     const pods = this.#pods;
+    const pool = this.#pool;
     certs.onChange((ch) => {
       if (ch.certificate) pods.updateCertificate(ch.certificate);
+      // A renewed certificate retires the pooled tunnels made with the old one (closed as their streams end).
+      if (ch.certificate) pool.useCertificate(ch.certificate);
       // A pod whose first certificate failed has no listeners yet: start them now.
       if (ch.state === "Available" && ch.certificate) {
         const id = formatIdentity(ch.certificate.identity);

@@ -246,7 +246,18 @@ export class App {
     const apply = (cfg: LocalConfig) =>
       applyLocalConfig(this.state, capture ? applyAmbientSelection(cfg) : cfg, c.rootNamespace, log("xds"));
     if (c.localXdsPath) {
-      this.#localSource = new LocalConfigSource({ path: c.localXdsPath, onConfig: apply, log: log("xds") });
+      const errors = this.#obs.registry.counter({
+        name: "zt_local_config_errors",
+        help:
+          "LOCAL_XDS_PATH failures, the last good config kept: kind read, invalid or watch (re-established).",
+        labelNames: ["kind"],
+      });
+      this.#localSource = new LocalConfigSource({
+        path: c.localXdsPath,
+        onConfig: apply,
+        onFailure: (kind) => errors.labels([kind]).inc(1),
+        log: log("xds"),
+      });
       apply(await this.#localSource.start());
     } else if (c.localXds) {
       apply(parseLocalConfig(c.localXds, "LOCAL_XDS"));

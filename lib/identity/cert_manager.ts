@@ -70,12 +70,14 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  * backdated notBefore does not count, and a lifetime the CA shortened is halved as issued.
  */
 export function renewalTime(cert: WorkloadCertificate, requestedAt: number): number {
-  const notAfter = cert.notAfter.getTime();
-  const start = Math.min(
-    Math.max(cert.notBefore.getTime(), cert.issuedAt?.getTime() ?? requestedAt),
-    notAfter,
-  );
-  return start + (notAfter - start) / 2;
+  const start = lifetimeStart(cert, requestedAt);
+  return start + (cert.notAfter.getTime() - start) / 2;
+}
+
+/** The start of `cert`'s real lifetime: issuedAt, else `requestedAt`, within [notBefore, notAfter]. */
+function lifetimeStart(cert: WorkloadCertificate, requestedAt: number): number {
+  const start = Math.max(cert.notBefore.getTime(), cert.issuedAt?.getTime() ?? requestedAt);
+  return Math.min(start, cert.notAfter.getTime());
 }
 
 const REALTIME = 0, WARMUP = 1, BACKGROUND = 2;
@@ -309,11 +311,13 @@ export class CertManager {
       e.error = undefined;
       e.backoffMs = INITIAL_BACKOFF_MS;
       const now = this.#clock.now();
-      const delay = Math.max(renewalTime(cert, e.requestedAt ?? now) - now, MIN_REFRESH_MS);
+      const requestedAt = e.requestedAt ?? now;
+      const delay = Math.max(renewalTime(cert, requestedAt) - now, MIN_REFRESH_MS);
       this.#schedule(e, "refresh", delay);
       this.#log.info("certificate fetched", {
         identity: e.key,
         serial: cert.serialNumber,
+        issued: new Date(lifetimeStart(cert, requestedAt)).toISOString(),
         expires: cert.notAfter.toISOString(),
         refresh_in_ms: Math.round(delay),
       });

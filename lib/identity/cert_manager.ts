@@ -3,15 +3,13 @@
  * (`src/identity/manager.rs`): fetch on demand with in-flight sharing, prefetch (warm-up),
  * renewal at half-life, exponential backoff on failure while the still-valid old certificate
  * keeps being served, at most `maxConcurrent` fetches in flight (RealTime > Warmup > Background).
- *
- * Half-life is counted from when the certificate was really issued (`renewalTime`), not from its
- * backdated notBefore: ztunnel's `refresh_at` is notBefore + (notAfter − notBefore) / 2, which with
- * istiod's 2-minute backdating (60 s for the built-in CA) falls in the past for TTLs of a few minutes or
- * less and renews at once, over and over.
+ * Half-life counts from when the certificate was really issued, not its backdated notBefore
+ * (renewal_time.ts).
  */
 import { errorMessage, ZtError } from "../error.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { type CertDump, certDump, type WorkloadCertificate } from "./certificate.ts";
+import { lifetimeStart, renewalTime } from "./renewal_time.ts";
 import { formatIdentity, type Identity, sameIdentity } from "./spiffe.ts";
 
 /** Where certificates come from: the built-in CA, or the Istio CA gRPC client. */
@@ -63,22 +61,6 @@ export const INITIAL_BACKOFF_MS = 1_000;
 export const MIN_REFRESH_MS = 1_000;
 /** setTimeout's longest delay (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * When to renew `cert`: halfway between the start of its real lifetime and its notAfter. The start is the
- * source's `issuedAt`, else `requestedAt` (when the fetch began), but never before notBefore. So a
- * backdated notBefore does not count, and a lifetime the CA shortened is halved as issued.
- */
-export function renewalTime(cert: WorkloadCertificate, requestedAt: number): number {
-  const start = lifetimeStart(cert, requestedAt);
-  return start + (cert.notAfter.getTime() - start) / 2;
-}
-
-/** The start of `cert`'s real lifetime: issuedAt, else `requestedAt`, within [notBefore, notAfter]. */
-function lifetimeStart(cert: WorkloadCertificate, requestedAt: number): number {
-  const start = Math.max(cert.notBefore.getTime(), cert.issuedAt?.getTime() ?? requestedAt);
-  return Math.min(start, cert.notAfter.getTime());
-}
 
 const REALTIME = 0, WARMUP = 1, BACKGROUND = 2;
 type Priority = typeof REALTIME | typeof WARMUP | typeof BACKGROUND;

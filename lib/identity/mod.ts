@@ -29,6 +29,6 @@ export {
   INITIAL_BACKOFF_MS,
   MAX_TIMER_MS,
   MIN_REFRESH_MS,
-  renewalTime,
   systemClock,
 } from "./cert_manager.ts";
+export { lifetimeStart, renewalTime } from "./renewal_time.ts";

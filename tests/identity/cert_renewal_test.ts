@@ -10,8 +10,8 @@ import {
   type CertSource,
   MAX_TIMER_MS,
   MIN_REFRESH_MS,
-  renewalTime,
 } from "../../lib/identity/cert_manager.ts";
+import { renewalTime } from "../../lib/identity/renewal_time.ts";
 import type { WorkloadCertificate } from "../../lib/identity/certificate.ts";
 import { silentLogger } from "../../lib/log/logger.ts";
 import { HOUR, idOf, setup, T0 } from "./cert_manager_fixtures.ts";

@@ -30,7 +30,7 @@ FROM denoland/deno:debian-${DENO_VERSION} AS bundle
 COPY --from=build /src/dist/zt.js /app/zt.js
 COPY --from=build /src/permissions.txt /app/permissions.txt
 # DENO_DIR on /tmp: the DaemonSet's root filesystem is read-only and /tmp is an emptyDir.
-ENV DENO_DIR=/tmp/deno-dir NO_COLOR=1
+ENV DENO_DIR=/tmp/deno-dir NO_COLOR=1 DENO_NO_UPDATE_CHECK=1
 WORKDIR /
 EXPOSE 15008 15020 15021 15080
 ENTRYPOINT ["/bin/sh", "-c", "exec deno run --cached-only --no-prompt $(sed 's/#.*//' /app/permissions.txt) /app/zt.js \"$@\"", "zt"]

@@ -279,8 +279,11 @@ export class App {
       });
     }
     const pods = this.#pods;
+    const pool = this.#pool;
     certs.onChange((ch) => {
       if (!ch.certificate) return;
+      // A renewed certificate retires the pooled tunnels made with the old one (closed as their streams end).
+      pool.useCertificate(ch.certificate);
       launcher?.updateCertificate(ch.certificate);
       if (!pods) return;
       pods.updateCertificate(ch.certificate);
@@ -317,7 +320,18 @@ export class App {
         log("xds"),
       );
     if (c.localXdsPath) {
-      this.#localSource = new LocalConfigSource({ path: c.localXdsPath, onConfig: apply, log: log("xds") });
+      const errors = this.#obs.registry.counter({
+        name: "zt_local_config_errors",
+        help:
+          "LOCAL_XDS_PATH failures, the last good config kept: kind read, invalid or watch (re-established).",
+        labelNames: ["kind"],
+      });
+      this.#localSource = new LocalConfigSource({
+        path: c.localXdsPath,
+        onConfig: apply,
+        onFailure: (kind) => errors.labels([kind]).inc(1),
+        log: log("xds"),
+      });
       apply(await this.#localSource.start());
     } else if (c.localXds) {
       apply(parseLocalConfig(c.localXds, "LOCAL_XDS"));

@@ -67,6 +67,8 @@ export class NodeProcess {
         ...(opts.caDir ? { LOCAL_CA_DIR: opts.caDir } : {}),
         LOG_FORMAT: "json",
         RUST_LOG: "info",
+        // Deno's update check opens files and sockets of its own at any time (and aborts under EMFILE).
+        DENO_NO_UPDATE_CHECK: "1",
         ...opts.env,
       },
       stdin: "null",

@@ -361,7 +361,7 @@ export function loadConfig(
     caHeaders: prefixed(env, "CA_HEADER_"),
     istioMetaEnv: istioMetaEnv(env),
     proxyMetadata: proxyMetadata(env.PROXY_CONFIG),
-    secretTtlMs: parseDuration("SECRET_TTL", str("SECRET_TTL", "24h")),
+    secretTtlMs: secretTtl(str("SECRET_TTL", "24h")),
     poolMaxStreamsPerConnection: parseUint(
       "POOL_MAX_STREAMS_PER_CONNECTION",
       str("POOL_MAX_STREAMS_PER_CONNECTION", "100"),
@@ -500,6 +500,29 @@ function inpodSettings(get: (n: SettingName) => string | undefined) {
       ? 1337
       : undefined,
   };
+}
+
+/**
+ * SECRET_TTL, bounded to what can be issued and renewed: at least 1 minute, so that the half left after
+ * the renewal at half-life holds two CA calls with their 10 s deadline and the 1 s retry between them
+ * (shorter values never became ready, or renewed before their certificate could be used); at most 90 days,
+ * istiod's default MAX_WORKLOAD_CERT_TTL, beyond which istiod refuses the request.
+ */
+export const SECRET_TTL_BOUNDS_MS = { min: 60_000, max: 90 * 86_400_000 } as const;
+
+function secretTtl(value: string): number {
+  const ms = parseDuration("SECRET_TTL", value);
+  if (ms < SECRET_TTL_BOUNDS_MS.min || ms > SECRET_TTL_BOUNDS_MS.max) {
+    throw new ConfigError(
+      "SECRET_TTL",
+      value,
+      [
+        "expected a certificate lifetime from 1m to 90d",
+        "(a shorter one cannot be renewed safely at half-life; istiod refuses a longer one by default)",
+      ].join(" "),
+    );
+  }
+  return ms;
 }
 
 /** CONNECTION_TERMINATION_DEADLINE, else derived from TERMINATION_GRACE_PERIOD_SECONDS as ztunnel does. */

@@ -142,6 +142,7 @@ export class BuiltinCa {
       rootsPem: [...this.roots],
       notBefore: leaf.notBefore,
       notAfter: leaf.notAfter,
+      issuedAt: new Date(now.getTime()),
       serialNumber: leaf.serialNumber,
     };
   }

@@ -112,6 +112,9 @@ export class IstioCaClient implements CertSource {
    */
   async fetch(identity: Identity): Promise<WorkloadCertificate> {
     const csr = await createCsr(identity);
+    // istiod backdates notBefore (by 2 minutes) and may shorten the TTL; the lifetime that counts for
+    // renewal runs from here (a lower bound of the signing time) to the leaf's notAfter.
+    const requestedAt = new Date();
     let res: IstioCertificateResponse;
     try {
       res = await this.#channel.unary(
@@ -124,6 +127,9 @@ export class IstioCaClient implements CertSource {
     } catch (e) {
       throw callFailure(e);
     }
-    return workloadCertificateFromChain(csr.keyPem, res.certChain ?? [], identity);
+    return {
+      ...workloadCertificateFromChain(csr.keyPem, res.certChain ?? [], identity),
+      issuedAt: requestedAt,
+    };
   }
 }

@@ -3,10 +3,13 @@
  * (`src/identity/manager.rs`): fetch on demand with in-flight sharing, prefetch (warm-up),
  * renewal at half-life, exponential backoff on failure while the still-valid old certificate
  * keeps being served, at most `maxConcurrent` fetches in flight (RealTime > Warmup > Background).
+ * Half-life counts from when the certificate was really issued, not its backdated notBefore
+ * (renewal_time.ts).
  */
 import { errorMessage, ZtError } from "../error.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { type CertDump, certDump, type WorkloadCertificate } from "./certificate.ts";
+import { lifetimeStart, renewalTime } from "./renewal_time.ts";
 import { formatIdentity, type Identity, sameIdentity } from "./spiffe.ts";
 
 /** Where certificates come from: the built-in CA, or the Istio CA gRPC client. */
@@ -56,6 +59,8 @@ export interface CertManagerOptions {
 export const INITIAL_BACKOFF_MS = 1_000;
 /** Floor for the refresh delay, so a CA that hands out short or backdated certs cannot cause a hot loop. */
 export const MIN_REFRESH_MS = 1_000;
+/** setTimeout's longest delay (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const REALTIME = 0, WARMUP = 1, BACKGROUND = 2;
 type Priority = typeof REALTIME | typeof WARMUP | typeof BACKGROUND;
@@ -71,6 +76,8 @@ interface Entry {
   timer?: number;
   timerKind?: "refresh" | "retry";
   backoffMs: number;
+  /** When the running (or last) fetch began. */
+  requestedAt?: number;
 }
 
 export class CertManager {
@@ -254,6 +261,7 @@ export class CertManager {
 
   #start(e: Entry): void {
     this.#running.add(e);
+    e.requestedAt = this.#clock.now();
     this.#log.debug("fetching certificate", { identity: e.key });
     Promise.resolve()
       .then(() => this.#source.fetch(e.identity))
@@ -284,13 +292,14 @@ export class CertManager {
       e.cert = cert;
       e.error = undefined;
       e.backoffMs = INITIAL_BACKOFF_MS;
-      const nb = cert.notBefore.getTime();
-      const refreshAt = nb + (cert.notAfter.getTime() - nb) / 2;
-      const delay = Math.max(refreshAt - this.#clock.now(), MIN_REFRESH_MS);
+      const now = this.#clock.now();
+      const requestedAt = e.requestedAt ?? now;
+      const delay = Math.max(renewalTime(cert, requestedAt) - now, MIN_REFRESH_MS);
       this.#schedule(e, "refresh", delay);
       this.#log.info("certificate fetched", {
         identity: e.key,
         serial: cert.serialNumber,
+        issued: new Date(lifetimeStart(cert, requestedAt)).toISOString(),
         expires: cert.notAfter.toISOString(),
         refresh_in_ms: Math.round(delay),
       });
@@ -326,13 +335,22 @@ export class CertManager {
     );
   }
 
+  /** Fetches again after `delay`, in steps of at most MAX_TIMER_MS (longer timers would fire at once). */
   #schedule(e: Entry, kind: "refresh" | "retry", delay: number): void {
     this.#clearTimer(e);
     e.timerKind = kind;
-    e.timer = this.#clock.setTimeout(() => {
-      e.timer = undefined;
-      if (this.#current(e)) this.#request(e, BACKGROUND);
-    }, delay);
+    const due = this.#clock.now() + delay;
+    const arm = () => {
+      const step = Math.min(due - this.#clock.now(), MAX_TIMER_MS);
+      const last = step < MAX_TIMER_MS;
+      e.timer = this.#clock.setTimeout(() => {
+        e.timer = undefined;
+        if (!this.#current(e)) return;
+        if (last) this.#request(e, BACKGROUND);
+        else arm();
+      }, step);
+    };
+    arm();
   }
 
   #clearTimer(e: Entry): void {

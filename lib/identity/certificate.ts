@@ -20,6 +20,12 @@ export interface WorkloadCertificate {
   rootsPem: string[];
   notBefore: Date;
   notAfter: Date;
+  /**
+   * When the certificate's lifetime really began: the CA's signing time before any backdating of
+   * `notBefore` (the built-in CA's), or, when that is unknown, the time it was requested (the Istio CA
+   * client's). Renewal counts half-life from here. Absent: the certificate manager uses its own request time.
+   */
+  issuedAt?: Date;
   /** The leaf's serial number: lowercase hex, no colons, no leading zero bytes. */
   serialNumber: string;
 }

@@ -27,6 +27,8 @@ export {
   type CertState,
   type Clock,
   INITIAL_BACKOFF_MS,
+  MAX_TIMER_MS,
   MIN_REFRESH_MS,
   systemClock,
 } from "./cert_manager.ts";
+export { lifetimeStart, renewalTime } from "./renewal_time.ts";

@@ -1,7 +1,9 @@
 /**
  * HBONE client: a pool of mTLS HTTP/2 connections keyed by (source identity and certificate,
  * expected destination identities, destination address), each carrying at most
- * POOL_MAX_STREAMS_PER_CONNECTION CONNECT streams, released after idling.
+ * POOL_MAX_STREAMS_PER_CONNECTION CONNECT streams, released after idling. Once a newer certificate of
+ * a source identity is used, that identity's connections made with older ones are retired: no new
+ * streams, closed when their last stream ends (`useCertificate`).
  */
 import type { WorkloadCertificate } from "../identity/certificate.ts";
 import { formatIdentity } from "../identity/spiffe.ts";
@@ -69,21 +71,46 @@ interface Entry {
   /** Streams promised to callers that have not opened them yet. */
   reserved: number;
   idleTimer?: ReturnType<typeof setTimeout>;
+  readonly key: string;
+  /** The source identity (SPIFFE URI) and the certificate the connection was made with. */
+  readonly source: string;
+  readonly cert: WorkloadCertificate;
+  /** A newer certificate replaced `cert`: out of the pool, closing once its streams end. */
+  retired?: boolean;
+}
+
+/** Per source identity: the newest certificate seen and the connections not closed yet. */
+interface SourceRecord {
+  newest: WorkloadCertificate;
+  live: Set<Entry>;
+}
+
+/** Whether `a` was issued after `b` (by validity: certificates of one CA are backdated alike). */
+function newer(a: WorkloadCertificate, b: WorkloadCertificate): boolean {
+  const d = a.notBefore.getTime() - b.notBefore.getTime();
+  return d > 0 || (d === 0 && a.notAfter.getTime() > b.notAfter.getTime());
 }
 
 export class HbonePool {
   #byKey = new Map<string, Entry[]>();
   #pending = new Map<string, Promise<Entry>>();
   #contexts = new ClientContexts();
+  #sources = new Map<string, SourceRecord>();
   #closed = false;
 
   constructor(readonly opts: HbonePoolOptions) {}
 
   /** Opens a CONNECT stream to `authority` and waits for the response headers. */
   async connect(target: HboneTarget, authority: string, extra: Headers = []): Promise<HboneResponse> {
+    this.useCertificate(target.cert);
     const entry = await this.#session(target);
     entry.reserved--;
-    const stream = entry.session.request([[":method", "CONNECT"], [":authority", authority], ...extra]);
+    let stream;
+    try {
+      stream = entry.session.request([[":method", "CONNECT"], [":authority", authority], ...extra]);
+    } finally {
+      if (entry.retired && entry.reserved === 0) entry.session.goaway();
+    }
     this.#touch(entry);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -109,6 +136,24 @@ export class HbonePool {
     let status = 0;
     for (const [k, v] of headers) if (k === ":status") status = Number(v);
     return { stream, status, headers };
+  }
+
+  /**
+   * Notes `cert` as its identity's newest when it is: connections made with an older certificate of the
+   * same identity take no new streams and close when their last stream ends (GOAWAY), not after idling.
+   */
+  useCertificate(cert: WorkloadCertificate): void {
+    const record = this.#sources.get(formatIdentity(cert.identity));
+    if (!record || record.newest.serialNumber === cert.serialNumber || !newer(cert, record.newest)) return;
+    record.newest = cert;
+    for (const e of [...record.live]) if (newer(cert, e.cert)) this.#retire(e);
+  }
+
+  #retire(entry: Entry): void {
+    if (entry.retired) return;
+    entry.retired = true;
+    this.#remove(entry.key, entry);
+    if (entry.reserved === 0) entry.session.goaway();
   }
 
   /** Number of open pooled connections (for tests and metrics). */
@@ -179,14 +224,34 @@ export class HbonePool {
       throw new HboneConnectError("tls", refuse);
     }
     const session = new H2Session(ch.socket, "client", this.opts.h2);
-    const entry: Entry = { session, reserved: 0 };
-    const list = this.#byKey.get(key) ?? [];
-    list.push(entry);
-    this.#byKey.set(key, list);
+    const source = formatIdentity(target.cert.identity);
+    const entry: Entry = { session, reserved: 0, key, source, cert: target.cert };
     session.onStreamClosed = () => this.#touch(entry);
     session.onUnavailable = () => this.#remove(key, entry);
+    this.#track(entry);
+    if (!entry.retired) {
+      const list = this.#byKey.get(key) ?? [];
+      list.push(entry);
+      this.#byKey.set(key, list);
+    }
     this.opts.log.debug("hbone connection opened", { dst: `${target.ip}:${target.port}` });
     return entry;
+  }
+
+  /**
+   * Adds a new connection to its identity's record until its session closes. One made with a certificate
+   * older than the newest (a caller that fetched it before the rotation) serves only that caller's stream.
+   */
+  #track(entry: Entry): void {
+    const r = this.#sources.get(entry.source) ?? { newest: entry.cert, live: new Set<Entry>() };
+    this.#sources.set(entry.source, r);
+    r.live.add(entry);
+    entry.session.closed.then(() => {
+      r.live.delete(entry);
+      if (r.live.size === 0 && this.#sources.get(entry.source) === r) this.#sources.delete(entry.source);
+    });
+    if (newer(entry.cert, r.newest)) this.useCertificate(entry.cert);
+    else if (newer(r.newest, entry.cert)) entry.retired = true;
   }
 
   /** (Re)arms the idle timer when a session has no streams. */
@@ -195,7 +260,7 @@ export class HbonePool {
       clearTimeout(entry.idleTimer);
       entry.idleTimer = undefined;
     }
-    if (entry.session.activeStreams === 0 && !entry.session.isClosed) {
+    if (entry.session.activeStreams === 0 && !entry.session.isClosed && !entry.retired) {
       entry.idleTimer = setTimeout(() => entry.session.goaway(), this.opts.idleTimeoutMs);
     }
   }
@@ -226,5 +291,6 @@ export class HbonePool {
         e.session.close();
       }
     }
+    for (const r of [...this.#sources.values()]) for (const e of [...r.live]) e.session.close();
   }
 }

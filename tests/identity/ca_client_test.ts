@@ -113,3 +113,34 @@ Deno.test("a certificate for another identity is refused; CA errors name the sta
     await x.close();
   }
 });
+
+Deno.test("a TTL the Istio CA shortens (and backdates) is renewed at half of what was issued", async () => {
+  const x = await fixture();
+  try {
+    // Asked for an hour, the CA signs 4 s (notBefore a minute back, as istiod backdates by two).
+    const requested: number[] = [];
+    x.f.setCaHandler((req) => {
+      requested.push(req.validityDuration);
+      return x.pki.ca.signCsr(req.csr, ID, 4_000);
+    });
+    const client = new IstioCaClient({ channel: x.channel, ttlMs: 3_600_000 });
+    const certs = new CertManager({ source: client });
+    try {
+      const times: number[] = [];
+      const t0 = performance.now();
+      certs.onChange((c) => c.certificate && times.push(performance.now() - t0));
+      const first = await certs.get(ID);
+      assert.ok(first.notBefore.getTime() < Date.now() - 50_000, "backdated");
+      assert.ok(first.issuedAt!.getTime() <= Date.now() && first.issuedAt! > first.notBefore);
+      await new Promise((r) => setTimeout(r, 3_200));
+      assert.deepEqual(requested.slice(0, 2), [3600, 3600]);
+      // 3-4 s of real life: renewed after 1.5-2 s, once in 3.2 s (not each second, not after 30 minutes).
+      assert.equal(times.length, 2, `certificates at ${times.map(Math.round)} ms`);
+      assert.ok(times[1] >= 1_400 && times[1] < 2_600, `renewed after ${times[1]} ms`);
+    } finally {
+      certs.close();
+    }
+  } finally {
+    await x.close();
+  }
+});

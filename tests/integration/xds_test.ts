@@ -11,6 +11,7 @@ import { startEchoServer } from "../fakes/echo_server.ts";
 import { socks5Connect } from "../fakes/socks5_client.ts";
 import { pattern, sameBytes } from "../fakes/mesh_config.ts";
 import { podResource, podUid, policyResource, serviceResource } from "../fakes/xds_resources.ts";
+import { signingCaHandler } from "../fakes/fake_istiod.ts";
 import {
   ADDRESS_TYPE_URL,
   AUTHORIZATION_TYPE_URL,
@@ -36,8 +37,10 @@ const EXTRA = "127.50.2.9";
 /** A loopback VIP: once the service is gone, passthrough to it is refused at once (0x05). */
 const VIP = "127.50.9.1";
 const SVC = `${NS}/echo.${NS}.svc.cluster.local`;
-/** With the fake CA's 60 s backdating, a 64 s lifetime puts the half-life 2 s after issuance. */
+/** Requested; the fake istiod's CA shortens every leaf to ISSUED_TTL_S (and backdates it by 60 s). */
 const SECRET_TTL_S = 64;
+/** What the CA issues: renewal is at half of it, about 2 s after issuance (not half of the 64 s asked). */
+const ISSUED_TTL_S = 4;
 
 const echoServices = { [SVC]: { 7000: 7070 } };
 const sleep = { name: "sleep", namespace: NS, ip: SLEEP, node: A.name };
@@ -55,7 +58,12 @@ const DENY = policyResource({
 const connect = (host: string, port: number, seed = 1) => socksEcho(SLEEP, host, port, seed);
 
 Deno.test("xds: two nodes configured by a fake istiod", async (t) => {
-  const mesh = await startXdsMesh();
+  const mesh = await startXdsMesh({
+    caHandler: (p) => {
+      const sign = signingCaHandler(p.ca);
+      return (req, headers) => sign({ ...req, validityDuration: ISSUED_TTL_S }, headers);
+    },
+  });
   const { istiod } = mesh;
   const echoA = startEchoServer(ECHO_1, 7070);
   const echoB = startEchoServer(ECHO_2, 7070);
@@ -296,12 +304,12 @@ Deno.test("xds: two nodes configured by a fake istiod", async (t) => {
         15_000,
       );
       const fetched = nodeA.logs.filter((l) => l.message === "certificate fetched" && l.identity === sleepId);
-      // Each certificate is valid from issuance - 60 s to issuance + 64 s (X.509 keeps whole seconds of
-      // both, so the span is exactly 124 s): its half-life is `expires - 62 s`, and that is when the
-      // node schedules the next fetch.
+      // Each certificate is valid from its request (notBefore is 60 s earlier: not counted) to `expires`;
+      // the node schedules the next fetch halfway.
       for (const l of fetched.slice(-3)) {
         const refreshAt = Date.parse(String(l.time)) + Number(l.refresh_in_ms);
-        const halfLife = Date.parse(String(l.expires)) - 62_000;
+        const issued = Date.parse(String(l.issued));
+        const halfLife = issued + (Date.parse(String(l.expires)) - issued) / 2;
         assert.ok(Math.abs(refreshAt - halfLife) < 100, `refresh at ${refreshAt}, half-life at ${halfLife}`);
       }
       const times = fetched.slice(-3).map((l) => Date.parse(String(l.time)));

@@ -209,6 +209,7 @@ export class H2Session implements StreamOwner {
       stream.responseResolve = resolve;
       stream.responseReject = reject;
     });
+    stream.response.catch(() => {}); // a caller that never awaits it must not see an unhandled rejection
     this.streams.set(id, stream);
     this.write(encodeHeaders(id, this.#encoder.encode(headers), false, this.peerMaxFrameSize));
     const ms = opts.responseTimeoutMs;

@@ -224,3 +224,58 @@ export async function shut(h: Harness): Promise<void> {
   h.socket.destroy();
   await h.session.closed;
 }
+
+/** Two in-memory sockets wired back to back (each write arrives at the other in a later microtask). */
+export function socketPair(): [FakeSocket, FakeSocket] {
+  const a = new FakeSocket();
+  const b = new FakeSocket();
+  const wire = (from: FakeSocket, to: FakeSocket) => {
+    from.onWrite = (data) => queueMicrotask(() => to.destroyed || to.deliver(data));
+    const end = from.end.bind(from);
+    from.end = () => {
+      end();
+      queueMicrotask(() => {
+        from.destroy();
+        to.destroy();
+      });
+    };
+  };
+  wire(a, b);
+  wire(b, a);
+  const destroy = (s: FakeSocket, other: FakeSocket) => {
+    const d = s.destroy.bind(s);
+    s.destroy = () => {
+      if (s.destroyed) return;
+      d();
+      queueMicrotask(() => other.destroy());
+    };
+  };
+  destroy(a, b);
+  destroy(b, a);
+  return [a, b];
+}
+
+/** A client and a server session over a socketPair, with zt's test options. */
+export function sessionPair(opts: Partial<H2Options> = {}): {
+  client: H2Session;
+  server: H2Session;
+  dispatched: H2Stream[];
+  clientSocket: FakeSocket;
+  serverSocket: FakeSocket;
+} {
+  const [clientSocket, serverSocket] = socketPair();
+  const client = new H2Session(clientSocket, "client", { ...TEST_OPTIONS, ...opts });
+  const server = new H2Session(serverSocket, "server", { ...TEST_OPTIONS, ...opts });
+  const dispatched: H2Stream[] = [];
+  server.onStream = (s) => dispatched.push(s);
+  return { client, server, dispatched, clientSocket, serverSocket };
+}
+
+/** Resolves once `cond` holds (polled every few ms), or rejects after `ms`. */
+export async function until(cond: () => boolean, ms = 2000, what = "condition"): Promise<void> {
+  const start = performance.now();
+  while (!cond()) {
+    if (performance.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

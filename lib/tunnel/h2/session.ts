@@ -756,6 +756,7 @@ export class H2Session implements StreamOwner {
     // A peer that does not read (or is gone) would hold the socket open: do not wait on it.
     const stuck = kind === "write_flood" || kind === "ack_flood" || kind === "keepalive_timeout";
     if (stuck) return this.#terminate(err, true);
+    this.socket.pause?.(); // read no more of what a misbehaving peer sends while GOAWAY flushes
     this.socket.end();
     this.#lingerTimer = setTimeout(() => {
       this.#lingerTimer = undefined;

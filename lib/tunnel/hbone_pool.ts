@@ -38,6 +38,8 @@ export interface HbonePoolOptions {
   readonly maxStreamsPerConnection: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs?: number;
+  /** A CONNECT without response headers in this long is reset (H2ResponseTimeoutError). Default 10 s. */
+  readonly responseTimeoutMs?: number;
   readonly log: Logger;
   /** Which TLS dials the connections (default node:tls). */
   readonly tls?: TlsBackend;
@@ -69,7 +71,9 @@ export class HbonePool {
   async connect(target: HboneTarget, authority: string, extra: Headers = []): Promise<HboneResponse> {
     const entry = await this.#session(target);
     entry.reserved--;
-    const stream = entry.session.request([[":method", "CONNECT"], [":authority", authority], ...extra]);
+    const stream = entry.session.request([[":method", "CONNECT"], [":authority", authority], ...extra], {
+      responseTimeoutMs: this.opts.responseTimeoutMs ?? 10_000,
+    });
     this.#touch(entry);
     const headers = await stream.response!;
     let status = 0;

@@ -26,6 +26,11 @@ export interface H2Options {
   readonly maxLocalErrorResets?: number;
   /** h2's DATA-frame budget: a piece under 256 bytes costs 256 − size until released. Default 25,600. */
   readonly dataFrameBudget?: number;
+  /**
+   * Bytes of receive buffers that DATA pieces under a quarter of their buffer's size may keep alive
+   * while unreleased (counted as whole buffers); past it such pieces are copied. Default 8 MiB.
+   */
+  readonly maxPinnedBytes?: number;
   /** Zero-progress frames allowed at once (nghttp2's glitch limiter). Default 1000. */
   readonly glitchBurst?: number;
   /** ... refilled at this rate. Default 33 per second (nghttp2). */
@@ -70,6 +75,7 @@ export function resolveH2Limits(o: H2Options): H2Limits {
     maxPendingResetStreams: o.maxPendingResetStreams ?? 20,
     maxLocalErrorResets: o.maxLocalErrorResets ?? 1024,
     dataFrameBudget: o.dataFrameBudget ?? 25_600,
+    maxPinnedBytes: o.maxPinnedBytes ?? 8 * 1024 * 1024,
     glitchBurst: o.glitchBurst ?? 1000,
     glitchRatePerSecond: o.glitchRatePerSecond ?? 33,
     maxSettingsEntries: o.maxSettingsEntries ?? 32,

@@ -49,6 +49,8 @@ export { DEFAULT_H2_OPTIONS, type H2Options } from "./h2_options.ts";
 const DEFAULT_WINDOW = 65535;
 /** A DATA piece under this many bytes costs (this − size) of the DATA-frame budget until released (h2). */
 const SMALL_DATA = 256;
+/** A DATA piece viewing less than 1/PIN_RATIO of its receive buffer pins the whole buffer (budgeted). */
+const PIN_RATIO = 4;
 /** WINDOW_UPDATE increments under this count as zero-progress frames. */
 const SMALL_INCREMENT = 1024;
 /** After a connection error the socket gets this long to flush GOAWAY before it is destroyed. */
@@ -75,6 +77,8 @@ export class H2Session implements StreamOwner {
   #recvInitialWindow: number;
   #unackedSettings = 1;
   #dataBudget: number;
+  /** Bytes of receive buffers that small unreleased pieces may keep alive before they are copied. */
+  #pinBudget: number;
   #glitches: FloodBudget;
   #pendingResets = 0;
   #localErrorResets = 0;
@@ -126,6 +130,7 @@ export class H2Session implements StreamOwner {
     this.#connRecvWindow = Math.max(DEFAULT_WINDOW, opts.connectionWindow);
     this.#recvInitialWindow = Math.max(DEFAULT_WINDOW, opts.streamWindow);
     this.#dataBudget = limits.dataFrameBudget;
+    this.#pinBudget = limits.maxPinnedBytes;
     this.#glitches = new FloodBudget(limits.glitchBurst, limits.glitchRatePerSecond);
     this.#gate = new OutputGate(socket, limits, (v) => this.#connectionError(v));
     this.#parser = new FrameParser(
@@ -270,8 +275,9 @@ export class H2Session implements StreamOwner {
     if (frames) this.write(frames);
   }
 
-  refund(charge: number): void {
+  refund(charge: number, pinned = 0): void {
     this.#dataBudget = Math.min(this.#limits.dataFrameBudget, this.#dataBudget + charge);
+    this.#pinBudget += pinned;
   }
 
   answer(stream: H2Stream): void {
@@ -423,7 +429,20 @@ export class H2Session implements StreamOwner {
       if (this.#dataBudget < charge) throw new H2Violation("small_data_flood", "too many small DATA frames");
       this.#dataBudget -= charge;
     }
-    stream.onData(data, endStream, this.#lease, charge);
+    // A piece much smaller than the buffer it views keeps the whole buffer alive until released: that
+    // is budgeted per connection, and past the budget such pieces are copied instead.
+    let lease = this.#lease;
+    let pinned = 0;
+    if (n > 0 && n * PIN_RATIO < data.buffer.byteLength) {
+      pinned = data.buffer.byteLength;
+      if (this.#pinBudget >= pinned) this.#pinBudget -= pinned;
+      else {
+        data = data.slice();
+        lease = undefined;
+        pinned = 0;
+      }
+    }
+    stream.onData(data, endStream, lease, charge, pinned);
   }
 
   /** DATA on a stream not open: idle is a connection error; after our reset it raced; else STREAM_CLOSED. */

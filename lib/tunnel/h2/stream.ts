@@ -1,8 +1,8 @@
 /**
  * One HTTP/2 stream of an HBONE tunnel: a full-duplex byte pipe with flow control both ways.
  *
- * Reading is pull-based: `read()` yields the next DATA piece (a view, never copied, unless it is small
- * next to the buffer it views: then a copy, so a few bytes never pin a big buffer), `release(n)`
+ * Reading is pull-based: `read()` yields the next DATA piece (a view; the session copies only a piece
+ * much smaller than its buffer once the connection's pinning budget is spent), `release(n)`
  * returns n bytes of window to the peer once they have been written onwards. Writing takes a buffer
  * with FRAME_HEADER_SIZE bytes of headroom so the DATA frame header is written in place (no copy).
  *
@@ -26,8 +26,8 @@ export interface StreamOwner {
   waitConnWindow(): Promise<void>;
   /** n received bytes were consumed: their window may go back to the peer. */
   credit(stream: H2Stream, n: number): void;
-  /** A small DATA piece's charge against the connection's DATA-frame budget is given back. */
-  refund(charge: number): void;
+  /** A released (or dropped) piece's charges against the connection's budgets are given back. */
+  refund(charge: number, pinned: number): void;
   /** The local side answered the stream (responded or reset it). */
   answer(stream: H2Stream): void;
   sendRst(id: number, code: number): void;
@@ -48,9 +48,6 @@ export interface StreamSink {
   /** The stream was aborted (reset either way, refused, timed out, or its connection lost). */
   onError(err: Error): void;
 }
-
-/** A piece viewing less than 1/COPY_RATIO of its buffer is copied (so it cannot pin the buffer). */
-const COPY_RATIO = 4;
 
 export class H2Stream {
   sendWindow: number;
@@ -75,7 +72,7 @@ export class H2Stream {
   #sink?: StreamSink;
   /** Received bytes not yet released, with the leases and budget charges they hold. */
   #ledger = new PieceLedger();
-  #refund = (charge: number): void => this.owner.refund(charge);
+  #refund = (charge: number, pinned: number): void => this.owner.refund(charge, pinned);
   #windowWaiter?: () => void;
   #remoteEnded = false;
   #localEnded = false;
@@ -218,21 +215,17 @@ export class H2Stream {
 
   /**
    * DATA arrived (flow control already checked by the session). `lease`: the socket lends the buffer
-   * `data` views; it is retained until the reader releases these bytes. `charge`: what this piece cost
-   * the connection's DATA-frame budget, refunded once it is released (or dropped).
+   * `data` views; it is retained until the reader releases these bytes. `charge` / `pinned`: what
+   * this piece cost the connection's DATA-frame and pinning budgets, refunded once it is released.
    */
-  onData(data: Uint8Array, endStream: boolean, lease?: BufferLease, charge = 0): void {
+  onData(data: Uint8Array, endStream: boolean, lease?: BufferLease, charge = 0, pinned = 0): void {
     if (this.#error || this.#remoteEnded) {
       if (data.length) this.owner.credit(this, data.length);
-      if (charge > 0) this.owner.refund(charge);
+      if (charge > 0 || pinned > 0) this.owner.refund(charge, pinned);
       return;
     }
     if (data.length > 0) {
-      if (data.length * COPY_RATIO < data.buffer.byteLength) {
-        data = data.slice(); // a few bytes must not pin a big (or pooled) buffer
-        lease = undefined;
-      }
-      this.#ledger.add(data.length, lease, charge);
+      this.#ledger.add(data.length, lease, charge, pinned);
       const sink = this.#sink;
       if (sink) sink.onData(data);
       else {

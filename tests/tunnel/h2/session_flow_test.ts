@@ -223,3 +223,36 @@ Deno.test("h2 flow: a stream window below the default applies once our SETTINGS 
   assert.deepEqual(h.peer.rsts(), [[1, ErrorCode.FLOW_CONTROL_ERROR]]);
   await shut(h);
 });
+
+Deno.test("h2 flow: small pieces may pin their receive buffers only up to maxPinnedBytes; past it they are copied", async () => {
+  const h = serverHarness({ maxPinnedBytes: 3 * 4096 });
+  h.peer.send(h.peer.request(1));
+  // 4 KiB chunks, each carrying one 100-byte DATA frame (and padding to fill the chunk).
+  const chunks = Array.from({ length: 5 }, (_, i) => {
+    const c = new Uint8Array(4096);
+    c.set(data(1, 100));
+    c.set(frame(0xfa, 0, 0, new Uint8Array(4096 - 109 - 9)), 109); // an unknown frame fills the rest
+    c[9] = i;
+    return c;
+  });
+  for (const c of chunks) h.socket.deliver(c);
+  const s = h.dispatched[0];
+  const pieces: Uint8Array[] = [];
+  for (let i = 0; i < 5; i++) pieces.push((await s.read())!);
+  assert.deepEqual(pieces.map((p) => p[0]), [0, 1, 2, 3, 4]);
+  assert.deepEqual(pieces.map((p, i) => p.buffer === chunks[i].buffer), [
+    true,
+    true,
+    true,
+    false,
+    false,
+  ]);
+  // Released pieces give their pin back: the next one is a view again.
+  s.release(500);
+  const c = new Uint8Array(4096);
+  c.set(data(1, 100));
+  c.set(frame(0xfa, 0, 0, new Uint8Array(4096 - 109 - 9)), 109);
+  h.socket.deliver(c);
+  assert.equal((await s.read())!.buffer, c.buffer);
+  await shut(h);
+});

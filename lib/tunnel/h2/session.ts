@@ -6,12 +6,13 @@
  * Memory one connection can make us hold, with the defaults (each bound enforced below or in the
  * named file): a split frame ≤ maxFrameSize (1 MiB) + an open header block ≤ maxHeaderBlockSize
  * (64 KiB, header_block.ts) + the HPACK table (4 KiB); ≤ maxConcurrentStreams (200) streams, each with
- * a header list ≤ 64 KiB; received DATA ≤ the connection window we advertise (16 MiB), pinning at
- * most COPY_RATIO (4)× that in buffers (stream.ts) and ≤ (dataFrameBudget + window) / 255 small
- * pieces; replies queued for a non-reading peer ≤ replyLimit (1 MiB) and one PING ACK + ≤ maxQueuedAcks
- * SETTINGS ACKs (output_gate.ts); chunks read while paused ≤ replyLimit. About 100 MiB at worst,
- * most of it the advertised window, which a peer may fill by the rules; a flood of anything else is cut
- * off by a budget with GOAWAY ENHANCE_YOUR_CALM.
+ * a header list ≤ 64 KiB; received DATA ≤ the connection window we advertise (16 MiB) — pieces of at
+ * least a quarter of their receive buffer keep ≤ 4× their size alive, smaller ones ≤ maxPinnedBytes
+ * (8 MiB) of buffers in all (then they are copied), and pieces under 256 bytes are limited by the
+ * DATA-frame budget; replies queued for a non-reading peer ≤ replyLimit (1 MiB) plus one PING ACK and
+ * ≤ maxQueuedAcks SETTINGS ACKs (output_gate.ts); chunks read while paused ≤ replyLimit. Worst case
+ * about 100 MiB, most of it the advertised window, which a peer may fill by the rules; a flood of
+ * anything else is cut off by a budget with GOAWAY ENHANCE_YOUR_CALM.
  */
 import {
   CONNECTION_PREFACE,
@@ -348,7 +349,12 @@ export class H2Session implements StreamOwner {
     try {
       this.#parser.push(chunk);
     } catch (e) {
-      this.#connectionError(e instanceof H2Error ? e : new H2Error(String(e), ErrorCode.PROTOCOL_ERROR, 0));
+      // Anything but an H2Error is a bug of ours, not the peer's fault: INTERNAL_ERROR, not a violation.
+      this.#connectionError(
+        e instanceof H2Error
+          ? e
+          : new H2Error(`internal error: ${e}`, ErrorCode.INTERNAL_ERROR, 0, { cause: e }),
+      );
     } finally {
       this.#lease = undefined;
     }
@@ -767,9 +773,9 @@ export class H2Session implements StreamOwner {
       : err.code === ErrorCode.FLOW_CONTROL_ERROR
       ? "flow_control"
       : "protocol";
-    if (!this.#violated) {
+    if (!this.#violated && err.code !== ErrorCode.INTERNAL_ERROR) {
       this.#violated = true;
-      this.onViolation?.(kind, err.message);
+      quietly(() => this.onViolation?.(kind, err.message));
     }
     this.#gate.write(encodeGoaway(this.#lastPeerStreamId, err.code, err.message));
     // A peer that does not read (or is gone) would hold the socket open: do not wait on it.
@@ -791,7 +797,7 @@ export class H2Session implements StreamOwner {
     this.#keepalive.stop();
     if (this.#prefaceTimer !== undefined) clearTimeout(this.#prefaceTimer);
     this.#prefaceTimer = undefined;
-    for (const s of [...this.streams.values()]) s.fail(err);
+    for (const s of [...this.streams.values()]) quietly(() => s.fail(err));
     this.streams.clear();
     this.#newStreams = [];
     for (const [, lease] of this.#backlog) lease?.release();
@@ -800,10 +806,17 @@ export class H2Session implements StreamOwner {
     const waiters = this.#connWindowWaiters;
     this.#connWindowWaiters = [];
     for (const w of waiters) w();
-    this.onUnavailable?.();
+    quietly(() => this.onUnavailable?.()); // the session ends whatever a callback does
     if (destroy) this.socket.destroy();
     this.#closedResolve();
   }
+}
+
+/** Runs an application callback whose failure must not stop the session's own cleanup. */
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch { /* the application's problem; the session is ending either way */ }
 }
 
 export function concat(parts: Uint8Array[]): Uint8Array {

@@ -247,3 +247,27 @@ Deno.test("h2 life: a second HEADERS without END_STREAM, or after END_STREAM, is
   assert.deepEqual(h.peer.rsts(), [[1, ErrorCode.PROTOCOL_ERROR], [3, ErrorCode.STREAM_CLOSED]]);
   await shut(h);
 });
+
+Deno.test("h2 life: an exception of ours while handling a frame is an INTERNAL_ERROR, not the peer's violation", async () => {
+  const h = clientHarness();
+  h.session.onUnavailable = () => {
+    throw new TypeError("a bug in a callback");
+  };
+  h.peer.send(encodeGoaway(0, ErrorCode.NO_ERROR));
+  assert.equal(h.peer.goaway()?.code, ErrorCode.INTERNAL_ERROR);
+  assert.deepEqual(h.violations, [], "not counted against the peer");
+  assert.ok(h.session.error instanceof H2Error && h.session.error.cause instanceof TypeError);
+  h.session.onUnavailable = undefined;
+  await shut(h);
+});
+
+Deno.test("h2 life: an onStream handler that throws resets its stream (INTERNAL_ERROR); the connection goes on", async () => {
+  const h = serverHarness();
+  h.session.onStream = () => {
+    throw new Error("handler bug");
+  };
+  h.peer.send(h.peer.request(1));
+  assert.deepEqual(h.peer.rsts(), [[1, ErrorCode.INTERNAL_ERROR]]);
+  assert.equal(h.peer.goaway(), undefined);
+  await shut(h);
+});

@@ -1,22 +1,19 @@
 /**
  * A minimal HTTP/2 connection for HBONE (RFC 9113), client or server, over any byte socket
- * (node:tls in practice): CONNECT streams only, full flow control, HPACK, SETTINGS, PING, GOAWAY,
- * hardened against a hostile peer (limits in h2_options.ts, kinds in h2_error.ts).
+ * (node:tls in practice): CONNECT streams, flow control, HPACK, SETTINGS, PING keepalive, GOAWAY,
+ * hardened against a hostile peer (limits: h2_options.ts; what is refused and why: h2_error.ts).
  *
- * Memory one connection can make us hold, with the defaults (each bound enforced below or in the
- * named file): a split frame ≤ maxFrameSize (1 MiB) + an open header block ≤ maxHeaderBlockSize
- * (64 KiB, header_block.ts) + the HPACK table (4 KiB); ≤ maxConcurrentStreams (200) streams, each with
- * a header list ≤ 64 KiB; received DATA ≤ the connection window we advertise (16 MiB) — pieces of at
- * least a quarter of their receive buffer keep ≤ 4× their size alive, smaller ones ≤ maxPinnedBytes
- * (8 MiB) of buffers in all (then they are copied), and pieces under 256 bytes are limited by the
- * DATA-frame budget; replies queued for a non-reading peer ≤ replyLimit (1 MiB) plus one PING ACK and
- * ≤ maxQueuedAcks SETTINGS ACKs (output_gate.ts); chunks read while paused ≤ replyLimit. Worst case
- * about 100 MiB, most of it the advertised window, which a peer may fill by the rules; a flood of
- * anything else is cut off by a budget with GOAWAY ENHANCE_YOUR_CALM.
+ * Memory one connection can make us hold, with the defaults: a split frame ≤ maxFrameSize (1 MiB),
+ * an open header block ≤ maxHeaderBlockSize (64 KiB), the HPACK table (4 KiB); ≤ 200 streams with a
+ * header list ≤ 64 KiB each; received DATA ≤ the connection window we advertise (16 MiB), whose
+ * pieces keep ≤ 4× their size of receive buffers alive, ≤ maxPinnedBytes (8 MiB) for small pieces,
+ * with pieces under 256 bytes capped by the DATA-frame budget; replies owed to a non-reading peer ≤
+ * replyLimit (1 MiB) + one PING ACK + maxQueuedAcks SETTINGS ACKs; chunks read while paused ≤
+ * replyLimit. About 100 MiB at worst, most of it the advertised window; floods of anything else end
+ * the connection (session_budgets.ts, output_gate.ts).
  */
 import {
   CONNECTION_PREFACE,
-  decodeSettings,
   encodeGoaway,
   encodeHeaders,
   encodePing,
@@ -37,19 +34,19 @@ import { H2Stream, type Headers, type StreamOwner } from "./stream.ts";
 import type { BufferLease } from "./buffer_lease.ts";
 import type { H2Socket } from "./h2_socket.ts";
 import { type H2Limits, type H2Options, resolveH2Limits } from "./h2_options.ts";
-import { FloodBudget } from "./flood_budget.ts";
 import { type HeaderBlock, HeaderBlockAssembler } from "./header_block.ts";
-import { checkRequest, checkResponse, checkTrailers } from "./message_checks.ts";
+import { decideNewStream, decideOnOpen, type HeaderDecision } from "./header_decisions.ts";
+import { checkFrame } from "./frame_rules.ts";
 import { OutputGate } from "./output_gate.ts";
 import { Keepalive } from "./keepalive.ts";
-import { StreamIdRing } from "./stream_id_ring.ts";
+import { StreamIds } from "./stream_ids.ts";
+import { SessionBudgets } from "./session_budgets.ts";
+import { ConnectionWindow, DEFAULT_WINDOW } from "./connection_window.ts";
+import { PeerSettings } from "./peer_settings.ts";
 
 export type { H2Socket } from "./h2_socket.ts";
 export { DEFAULT_H2_OPTIONS, type H2Options } from "./h2_options.ts";
 
-const DEFAULT_WINDOW = 65535;
-/** A DATA piece under this many bytes costs (this − size) of the DATA-frame budget until released (h2). */
-const SMALL_DATA = 256;
 /** A DATA piece viewing less than 1/PIN_RATIO of its receive buffer pins the whole buffer (budgeted). */
 const PIN_RATIO = 4;
 /** WINDOW_UPDATE increments under this count as zero-progress frames. */
@@ -58,34 +55,23 @@ const SMALL_INCREMENT = 1024;
 const LINGER_MS = 1000;
 
 export interface RequestOptions {
-  /** Reset the stream (CANCEL) and reject `response` with H2ResponseTimeoutError if no response comes in time. */
+  /** Reset the stream (CANCEL) and reject `response` with H2ResponseTimeoutError if none comes in time. */
   readonly responseTimeoutMs?: number;
 }
 
 export class H2Session implements StreamOwner {
   readonly streams = new Map<number, H2Stream>();
-  peerMaxFrameSize = 16384;
-  peerInitialWindow = DEFAULT_WINDOW;
-  peerMaxConcurrentStreams = Infinity;
-  connSendWindow = DEFAULT_WINDOW;
   readonly #limits: H2Limits;
   readonly #gate: OutputGate;
-  /** Flow-controlled bytes the peer may still send on the connection. */
-  #connRecvWindow: number;
-  /** Released bytes not yet returned to the peer as a connection WINDOW_UPDATE. */
-  #connUnacked = 0;
-  /** A new stream's receive window as the peer may assume it (our SETTINGS, once acknowledged). */
-  #recvInitialWindow: number;
-  #unackedSettings = 1;
-  #dataBudget: number;
-  /** Bytes of receive buffers that small unreleased pieces may keep alive before they are copied. */
-  #pinBudget: number;
-  #glitches: FloodBudget;
-  #pendingResets = 0;
-  #localErrorResets = 0;
-  /** Streams we reset (frames on them may still be in flight) and streams closed otherwise. */
-  #resetIds = new StreamIdRing();
-  #closedIds = new StreamIdRing();
+  readonly #budgets: SessionBudgets;
+  readonly #ids: StreamIds;
+  readonly #window: ConnectionWindow;
+  readonly #settings: PeerSettings;
+  readonly #parser: FrameParser;
+  readonly #decoder: HpackDecoder;
+  readonly #encoder = new HpackEncoder();
+  readonly #blocks: HeaderBlockAssembler;
+  readonly #keepalive: Keepalive;
   /** The lease of the chunk being parsed, when the socket lends its buffers. */
   #lease: BufferLease | undefined;
   /** Chunks that arrived while reading was paused, with their (retained) leases. */
@@ -95,15 +81,6 @@ export class H2Session implements StreamOwner {
   #newStreams: H2Stream[] = [];
   /** Bytes of the DATA frame being received, so far (an empty frame is a zero-progress frame). */
   #frameData = 0;
-  #nextStreamId: number;
-  #lastPeerStreamId = 0;
-  #parser: FrameParser;
-  #decoder: HpackDecoder;
-  #encoder = new HpackEncoder();
-  #blocks: HeaderBlockAssembler;
-  #awaitingSettings = true;
-  #connWindowWaiters: Array<() => void> = [];
-  #keepalive: Keepalive;
   #prefaceTimer: ReturnType<typeof setTimeout> | undefined;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #userPings = 0;
@@ -125,22 +102,17 @@ export class H2Session implements StreamOwner {
 
   constructor(readonly socket: H2Socket, readonly role: "client" | "server", readonly opts: H2Options) {
     const limits = this.#limits = resolveH2Limits(opts);
-    this.#nextStreamId = role === "client" ? 1 : 2;
+    this.#ids = new StreamIds(role);
+    this.#budgets = new SessionBudgets(limits);
+    this.#window = new ConnectionWindow(opts.connectionWindow);
+    this.#settings = new PeerSettings(role, opts.streamWindow, limits.maxSettingsEntries);
     this.#decoder = new HpackDecoder(4096, opts.maxHeaderListSize);
     this.#blocks = new HeaderBlockAssembler(limits.maxHeaderBlockSize, limits.maxContinuationFrames);
-    this.#connRecvWindow = Math.max(DEFAULT_WINDOW, opts.connectionWindow);
-    this.#recvInitialWindow = Math.max(DEFAULT_WINDOW, opts.streamWindow);
-    this.#dataBudget = limits.dataFrameBudget;
-    this.#pinBudget = limits.maxPinnedBytes;
-    this.#glitches = new FloodBudget(limits.glitchBurst, limits.glitchRatePerSecond);
     this.#gate = new OutputGate(socket, limits, (v) => this.#connectionError(v));
-    this.#parser = new FrameParser(
-      {
-        onFrame: (t, f, id, p) => this.#onFrame(t, f, id, p),
-        onData: (id, d, e, fb, last) => this.#onData(id, d, e, fb, last),
-      },
-      opts.maxFrameSize,
-    );
+    this.#parser = new FrameParser({
+      onFrame: (t, f, id, p) => this.#onFrame(t, f, id, p),
+      onData: (id, d, e, fb, last) => this.#onData(id, d, e, fb, last),
+    }, opts.maxFrameSize);
     if (role === "server") this.#parser.expectPreface();
     socket.on("data", (chunk, lease) => this.#onChunk(chunk, lease));
     // DATA views leave this session only through H2Stream, which retains and releases their lease.
@@ -148,8 +120,7 @@ export class H2Session implements StreamOwner {
     socket.on("drain", () => this.#onDrain());
     socket.on("error", (e) => this.#terminate(e));
     socket.on("close", () => {
-      if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
-      this.#lingerTimer = undefined;
+      clearTimeout(this.#lingerTimer);
       this.#terminate(new H2Error("connection closed", ErrorCode.NO_ERROR, 0));
     });
     const settings: Array<[number, number]> = [
@@ -166,26 +137,18 @@ export class H2Session implements StreamOwner {
     }
     this.write(concat(parts));
     if (limits.prefaceTimeoutMs > 0) {
+      const what = role === "server" ? "connection preface" : "server SETTINGS";
       this.#prefaceTimer = setTimeout(() => {
-        this.#prefaceTimer = undefined;
-        const what = role === "server" ? "connection preface" : "server SETTINGS";
-        this.#connectionError(
-          new H2Violation("preface_timeout", `no ${what} within ${limits.prefaceTimeoutMs} ms`),
-        );
+        const v = new H2Violation("preface_timeout", `no ${what} within ${limits.prefaceTimeoutMs} ms`);
+        this.#connectionError(v);
       }, limits.prefaceTimeoutMs);
     }
+    const unanswered = `PING unanswered for ${limits.keepaliveTimeoutMs} ms`;
     this.#keepalive = new Keepalive(
       limits.keepaliveIntervalMs,
       limits.keepaliveTimeoutMs,
       (opaque) => this.write(encodePing(opaque, false)),
-      () =>
-        this.#connectionError(
-          new H2Violation(
-            "keepalive_timeout",
-            `PING unanswered for ${limits.keepaliveTimeoutMs} ms`,
-            ErrorCode.NO_ERROR,
-          ),
-        ),
+      () => this.#connectionError(new H2Violation("keepalive_timeout", unanswered, ErrorCode.NO_ERROR)),
     );
     this.#keepalive.start();
   }
@@ -200,17 +163,28 @@ export class H2Session implements StreamOwner {
   get activeStreams(): number {
     return this.streams.size;
   }
+  get peerMaxFrameSize(): number {
+    return this.#settings.maxFrameSize;
+  }
+  get peerInitialWindow(): number {
+    return this.#settings.initialWindow;
+  }
+  get peerMaxConcurrentStreams(): number {
+    return this.#settings.maxConcurrentStreams;
+  }
+  /** What we may still send on the connection (H2Stream.write takes from it). */
+  get connSendWindow(): number {
+    return this.#window.send;
+  }
+  set connSendWindow(v: number) {
+    this.#window.send = v;
+  }
 
-  // ---- client side ----
-
-  /** Opens a stream with the given request headers (pseudo-headers first). */
+  /** Client: opens a stream with the given request headers (pseudo-headers first). */
   request(headers: Headers, opts: RequestOptions = {}): H2Stream {
-    if (!this.available) {
-      throw new H2Error("session not available for new streams", ErrorCode.REFUSED_STREAM, 0);
-    }
-    const id = this.#nextStreamId;
-    this.#nextStreamId += 2;
-    const stream = new H2Stream(id, this, this.peerInitialWindow, this.#recvInitialWindow);
+    if (!this.available) throw new H2Error("session not available for new streams", ErrorCode.REFUSED_STREAM);
+    const id = this.#ids.take();
+    const stream = new H2Stream(id, this, this.#settings.initialWindow, this.#settings.recvInitialWindow);
     stream.response = new Promise<Headers>((resolve, reject) => {
       stream.responseResolve = resolve;
       stream.responseReject = reject;
@@ -221,22 +195,18 @@ export class H2Session implements StreamOwner {
     const ms = opts.responseTimeoutMs;
     if (ms !== undefined && ms > 0) {
       stream.responseTimer = setTimeout(() => {
-        stream.responseTimer = undefined;
         if (stream.responseResolve) stream.reset(ErrorCode.CANCEL, new H2ResponseTimeoutError(ms, id));
       }, ms);
     }
     return stream;
   }
 
-  // ---- server side ----
-
-  /** Sends response headers; with endStream the stream's sending half ends too. */
+  /** Server: sends response headers; with endStream the stream's sending half ends too. */
   respond(stream: H2Stream, headers: Headers, endStream: boolean): void {
     this.answer(stream);
     if (stream.isClosed && stream.error) return;
-    this.#gate.reply(
-      encodeHeaders(stream.id, this.#encoder.encode(headers), endStream, this.peerMaxFrameSize),
-    );
+    const block = this.#encoder.encode(headers);
+    this.#gate.reply(encodeHeaders(stream.id, block, endStream, this.peerMaxFrameSize));
     if (endStream) stream.markLocalEnded();
   }
 
@@ -255,8 +225,7 @@ export class H2Session implements StreamOwner {
   }
 
   waitConnWindow(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    return new Promise((r) => this.#connWindowWaiters.push(r));
+    return this.#closed ? Promise.resolve() : this.#window.wait();
   }
 
   credit(stream: H2Stream, n: number): void {
@@ -270,37 +239,33 @@ export class H2Session implements StreamOwner {
         stream.unacked = 0;
       }
     }
-    this.#connUnacked += n;
-    const c = this.#connUpdate();
+    const c = this.#window.giveBack(n);
     if (c) frames = frames ? concat([frames, c]) : c;
     if (frames) this.write(frames);
   }
 
-  refund(charge: number, pinned = 0): void {
-    this.#dataBudget = Math.min(this.#limits.dataFrameBudget, this.#dataBudget + charge);
-    this.#pinBudget += pinned;
+  refund(charge: number, pinned: number): void {
+    this.#budgets.refund(charge, pinned);
   }
 
   answer(stream: H2Stream): void {
     stream.answered = true;
-    if (stream.resetUnanswered) {
-      stream.resetUnanswered = false;
-      this.#pendingResets--;
-    }
+    if (!stream.resetUnanswered) return;
+    stream.resetUnanswered = false;
+    this.#budgets.resetAnswered();
   }
 
   sendRst(id: number, code: number): void {
-    this.#resetIds.add(id);
+    this.#ids.markReset(id);
     this.#gate.reply(encodeRstStream(id, code));
   }
 
   streamClosed(stream: H2Stream): void {
-    if (this.streams.get(stream.id) === stream) {
-      this.streams.delete(stream.id);
-      if (!this.#resetIds.has(stream.id)) this.#closedIds.add(stream.id);
-      this.onStreamClosed?.(stream);
-      if ((this.#goawaySent || this.#goawayReceived) && this.streams.size === 0) this.close();
-    }
+    if (this.streams.get(stream.id) !== stream) return;
+    this.streams.delete(stream.id);
+    this.#ids.markClosed(stream.id);
+    this.onStreamClosed?.(stream);
+    if ((this.#goawaySent || this.#goawayReceived) && this.streams.size === 0) this.close();
   }
 
   // ---- lifecycle ----
@@ -309,7 +274,7 @@ export class H2Session implements StreamOwner {
   goaway(code: number = ErrorCode.NO_ERROR): void {
     if (this.#goawaySent || this.#closed) return;
     this.#goawaySent = true;
-    this.write(encodeGoaway(this.#lastPeerStreamId, code));
+    this.write(encodeGoaway(this.#ids.lastPeer, code));
     this.onUnavailable?.();
     if (this.streams.size === 0) this.close();
   }
@@ -350,11 +315,8 @@ export class H2Session implements StreamOwner {
       this.#parser.push(chunk);
     } catch (e) {
       // Anything but an H2Error is a bug of ours, not the peer's fault: INTERNAL_ERROR, not a violation.
-      this.#connectionError(
-        e instanceof H2Error
-          ? e
-          : new H2Error(`internal error: ${e}`, ErrorCode.INTERNAL_ERROR, 0, { cause: e }),
-      );
+      const internal = () => new H2Error(`internal error: ${e}`, ErrorCode.INTERNAL_ERROR, 0, { cause: e });
+      this.#connectionError(e instanceof H2Error ? e : internal());
     } finally {
       this.#lease = undefined;
     }
@@ -387,348 +349,238 @@ export class H2Session implements StreamOwner {
     }
   }
 
-  // ---- frame handling ----
+  // ---- frames ----
 
   #onData(id: number, data: Uint8Array, endStream: boolean, flow: number, last: boolean): void {
     if (this.#closed) return;
-    if (this.#awaitingSettings || this.#blocks.open) {
+    if (this.#settings.awaitingFirst || this.#blocks.open) {
       throw new H2Error("DATA before SETTINGS or inside a header block", ErrorCode.PROTOCOL_ERROR);
     }
-    if (flow > this.#connRecvWindow) {
-      throw new H2Violation(
-        "flow_control",
-        "DATA beyond the connection window",
-        ErrorCode.FLOW_CONTROL_ERROR,
-      );
-    }
-    this.#connRecvWindow -= flow;
+    this.#window.consume(flow);
     this.#frameData += data.length;
     if (last) {
-      if (this.#frameData === 0 && !endStream) this.#glitch("empty DATA frames");
+      if (this.#frameData === 0 && !endStream) this.#budgets.glitch("empty DATA frames");
       this.#frameData = 0;
     }
-    const stream = this.streams.get(id);
-    if (stream === undefined) return this.#dataOnClosed(id, flow);
-    if (stream.remoteEnded) {
-      return this.#discard(stream, flow, ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
+    const s = this.streams.get(id);
+    if (s === undefined) {
+      if (id === 0 || this.#ids.isIdle(id)) {
+        throw new H2Error(`DATA on idle stream ${id}`, ErrorCode.PROTOCOL_ERROR);
+      }
+      this.#giveBack(flow); // nobody reads it
+      if (!this.#ids.wasReset(id)) this.#streamErrorId(id, ErrorCode.STREAM_CLOSED); // else it raced our reset
+      return;
     }
-    if (flow > stream.recvWindow) {
-      return this.#discard(stream, flow, ErrorCode.FLOW_CONTROL_ERROR, "DATA beyond the stream window");
+    if (s.remoteEnded) return this.#discard(s, flow, ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
+    if (flow > s.recvWindow) {
+      return this.#discard(s, flow, ErrorCode.FLOW_CONTROL_ERROR, "DATA past the stream window");
     }
-    stream.recvWindow -= flow;
-    if (stream.contentLength !== undefined) {
-      stream.dataReceived += data.length;
-      if (
-        stream.dataReceived > stream.contentLength ||
-        (endStream && stream.dataReceived !== stream.contentLength)
-      ) {
-        return this.#discard(stream, flow, ErrorCode.PROTOCOL_ERROR, "DATA does not match content-length");
+    s.recvWindow -= flow;
+    if (s.contentLength !== undefined) {
+      s.dataReceived += data.length;
+      if (s.dataReceived > s.contentLength || (endStream && s.dataReceived !== s.contentLength)) {
+        return this.#discard(s, flow, ErrorCode.PROTOCOL_ERROR, "DATA does not match content-length");
       }
     }
-    const padding = flow - data.length;
-    if (padding > 0) this.credit(stream, padding);
-    let charge = 0;
+    if (flow > data.length) this.credit(s, flow - data.length); // padding
     const n = data.length;
-    if (n >= SMALL_DATA) this.refund(n - SMALL_DATA);
-    else if (n > 0) {
-      charge = SMALL_DATA - n;
-      if (this.#dataBudget < charge) throw new H2Violation("small_data_flood", "too many small DATA frames");
-      this.#dataBudget -= charge;
-    }
-    // A piece much smaller than the buffer it views keeps the whole buffer alive until released: that
-    // is budgeted per connection, and past the budget such pieces are copied instead.
+    const charge = this.#budgets.chargeData(n);
+    // A piece much smaller than the buffer it views keeps the whole buffer alive until released:
+    // budgeted per connection; past the budget such pieces are copied instead.
     let lease = this.#lease;
     let pinned = 0;
     if (n > 0 && n * PIN_RATIO < data.buffer.byteLength) {
-      pinned = data.buffer.byteLength;
-      if (this.#pinBudget >= pinned) this.#pinBudget -= pinned;
+      if (this.#budgets.pin(data.buffer.byteLength)) pinned = data.buffer.byteLength;
       else {
         data = data.slice();
         lease = undefined;
-        pinned = 0;
       }
     }
-    stream.onData(data, endStream, lease, charge, pinned);
+    s.onData(data, endStream, lease, charge, pinned);
   }
 
-  /** DATA on a stream not open: idle is a connection error; after our reset it raced; else STREAM_CLOSED. */
-  #dataOnClosed(id: number, flow: number): void {
-    if (id === 0 || this.#isIdle(id)) {
-      throw new H2Error(`DATA on idle stream ${id}`, ErrorCode.PROTOCOL_ERROR);
-    }
-    this.#connUnacked += flow; // nobody reads it: the window goes straight back
-    const c = this.#connUpdate();
+  #giveBack(flow: number): void {
+    const c = this.#window.giveBack(flow);
     if (c) this.write(c);
-    if (!this.#resetIds.has(id)) this.#streamErrorId(id, ErrorCode.STREAM_CLOSED);
   }
 
   /** A stream error on DATA: the bytes are dropped (their connection window returned) and the stream reset. */
   #discard(stream: H2Stream, flow: number, code: number, why: string): void {
-    this.#connUnacked += flow;
-    const c = this.#connUpdate();
-    if (c) this.write(c);
+    this.#giveBack(flow);
     this.#streamError(stream, code, why);
-  }
-
-  #connUpdate(): Uint8Array | undefined {
-    if (this.#connUnacked < this.opts.connectionWindow >> 1) return undefined;
-    const f = encodeWindowUpdate(0, this.#connUnacked);
-    this.#connRecvWindow += this.#connUnacked;
-    this.#connUnacked = 0;
-    return f;
-  }
-
-  #isIdle(id: number): boolean {
-    const peerInitiated = (id % 2 === 1) === (this.role === "server");
-    return peerInitiated ? id > this.#lastPeerStreamId : id >= this.#nextStreamId;
   }
 
   #onFrame(type: number, flags: number, id: number, payload: Uint8Array): void {
     if (this.#closed) return;
-    if (this.#awaitingSettings && (type !== FrameType.SETTINGS || flags & Flag.ACK)) {
+    if (this.#settings.awaitingFirst && (type !== FrameType.SETTINGS || flags & Flag.ACK)) {
       throw new H2Error("the first frame must be SETTINGS", ErrorCode.PROTOCOL_ERROR);
     }
     if (this.#blocks.open && type !== FrameType.CONTINUATION) {
       throw new H2Error("expected CONTINUATION", ErrorCode.PROTOCOL_ERROR);
     }
+    checkFrame(type, flags, id, payload.length);
     switch (type) {
-      case FrameType.HEADERS: {
-        if (id === 0) throw new H2Error("HEADERS on stream 0", ErrorCode.PROTOCOL_ERROR);
-        const b = this.#blocks.headers(id, flags, payload);
-        return b && this.#onHeaderBlock(b);
-      }
-      case FrameType.CONTINUATION: {
-        const b = this.#blocks.continuation(id, flags, payload);
-        return b && this.#onHeaderBlock(b);
-      }
+      case FrameType.HEADERS:
+        return this.#onHeaderBlock(this.#blocks.headers(id, flags, payload));
+      case FrameType.CONTINUATION:
+        return this.#onHeaderBlock(this.#blocks.continuation(id, flags, payload));
       case FrameType.SETTINGS:
-        return this.#onSettings(flags, id, payload);
+        return this.#onSettings(flags, payload);
       case FrameType.WINDOW_UPDATE:
-        return this.#onWindowUpdate(id, payload);
+        return this.#onWindowUpdate(id, readUint32(payload, 0) & MAX_WINDOW_SIZE);
       case FrameType.PING:
-        return this.#onPing(flags, id, payload);
+        return this.#onPing(flags, payload);
       case FrameType.RST_STREAM:
-        return this.#onRst(id, payload);
+        return this.#onRst(id, readUint32(payload, 0));
       case FrameType.GOAWAY:
-        return this.#onGoaway(id, payload);
+        return this.#onGoaway(readUint32(payload, 0) & MAX_WINDOW_SIZE, readUint32(payload, 4));
       case FrameType.PRIORITY:
         return this.#onPriority(id, payload);
-      case FrameType.PUSH_PROMISE:
-        throw new H2Error("PUSH_PROMISE not allowed", ErrorCode.PROTOCOL_ERROR, 0);
       default:
-        return this.#glitch("frames of unknown types");
+        return this.#budgets.glitch("frames of unknown types");
     }
   }
 
-  #onHeaderBlock(b: HeaderBlock): void {
+  #onHeaderBlock(b: HeaderBlock | undefined): void {
+    if (b === undefined) return; // CONTINUATION frames follow
     const headers = this.#decoder.decode(b.block);
-    if (this.#decoder.sizeUpdates > 0) this.#glitch("HPACK table size updates", this.#decoder.sizeUpdates);
+    if (this.#decoder.sizeUpdates > 0) {
+      this.#budgets.glitch("HPACK table size updates", this.#decoder.sizeUpdates);
+    }
     const id = b.streamId;
     const endStream = (b.flags & Flag.END_STREAM) !== 0;
-    const stream = this.streams.get(id);
-    if (stream) return this.#onHeadersOnOpen(stream, headers, endStream);
-    if (this.role === "client") {
-      if (this.#isIdle(id)) {
-        throw new H2Error(`HEADERS on stream ${id} not opened by us`, ErrorCode.PROTOCOL_ERROR);
-      }
-      return; // the response to a stream we already reset
-    }
-    if (id % 2 === 0) throw new H2Error(`bad client stream id ${id}`, ErrorCode.PROTOCOL_ERROR);
-    if (id <= this.#lastPeerStreamId) {
-      if (this.#resetIds.has(id)) return this.#glitch("HEADERS on reset streams");
-      if (this.#closedIds.has(id)) {
-        throw new H2Error(`HEADERS on closed stream ${id}`, ErrorCode.STREAM_CLOSED);
-      }
-      throw new H2Error(`stream id ${id} not above ${this.#lastPeerStreamId}`, ErrorCode.PROTOCOL_ERROR);
-    }
-    this.#lastPeerStreamId = id;
-    if (b.dependsOn === id) return this.#streamErrorId(id, ErrorCode.PROTOCOL_ERROR);
-    const check = checkRequest(headers);
-    if (!check.ok || (endStream && (check.contentLength ?? 0) > 0)) {
-      return this.#streamErrorId(id, ErrorCode.PROTOCOL_ERROR);
-    }
-    if (this.#goawaySent || this.streams.size >= this.opts.maxConcurrentStreams) {
-      this.#glitch("refused streams");
-      return this.sendRst(id, ErrorCode.REFUSED_STREAM);
-    }
-    const s = new H2Stream(id, this, this.peerInitialWindow, this.#recvInitialWindow);
-    s.requestHeaders = headers;
-    s.contentLength = check.contentLength;
-    this.streams.set(id, s);
-    if (endStream) s.onRemoteEnd();
-    this.#newStreams.push(s);
-  }
-
-  /** HEADERS on an open stream: a client's response (after 1xx ones), or trailers. */
-  #onHeadersOnOpen(stream: H2Stream, headers: Headers, endStream: boolean): void {
-    const resolve = stream.responseResolve;
-    if (resolve) {
-      const c = checkResponse(headers);
-      if (!c.ok) {
-        return this.#streamError(stream, ErrorCode.PROTOCOL_ERROR, `malformed response: ${c.reason}`);
-      }
-      if (c.status! < 200) {
-        if (endStream) this.#streamError(stream, ErrorCode.PROTOCOL_ERROR, "1xx response with END_STREAM");
+    const s = this.streams.get(id);
+    const d: HeaderDecision = s
+      ? decideOnOpen(
+        {
+          awaitingResponse: s.responseResolve !== undefined,
+          remoteEnded: s.remoteEnded,
+          contentLength: s.contentLength,
+          dataReceived: s.dataReceived,
+        },
+        headers,
+        endStream,
+      )
+      : decideNewStream(
+        {
+          ids: this.#ids,
+          goingAway: this.#goawaySent,
+          openStreams: this.streams.size,
+          maxConcurrentStreams: this.opts.maxConcurrentStreams,
+        },
+        id,
+        headers,
+        endStream,
+        b.dependsOn,
+      );
+    if (s === undefined && this.#ids.isPeerId(id) && this.#ids.isIdle(id)) this.#ids.opened(id);
+    switch (d.kind) {
+      case "open": {
+        const n = new H2Stream(id, this, this.#settings.initialWindow, this.#settings.recvInitialWindow);
+        n.requestHeaders = headers;
+        n.contentLength = d.contentLength;
+        this.streams.set(id, n);
+        if (endStream) n.onRemoteEnd();
+        this.#newStreams.push(n);
         return;
       }
-      stream.responseResolve = undefined;
-      if (stream.responseTimer !== undefined) clearTimeout(stream.responseTimer);
-      stream.responseTimer = undefined;
-      stream.contentLength = c.contentLength;
-      resolve(headers);
-      if (endStream) stream.onRemoteEnd();
-      return;
+      case "response": {
+        const resolve = s!.responseResolve!;
+        s!.responseResolve = undefined;
+        clearTimeout(s!.responseTimer);
+        s!.contentLength = d.contentLength;
+        resolve(headers);
+        if (endStream) s!.onRemoteEnd();
+        return;
+      }
+      case "trailers":
+        return s!.onRemoteEnd();
+      case "informational":
+        return;
+      case "ignore":
+        return this.#budgets.glitch("HEADERS on reset streams");
+      case "refuse":
+        this.#budgets.glitch("refused streams");
+        return this.sendRst(id, ErrorCode.REFUSED_STREAM);
+      case "stream_error":
+        return s ? this.#streamError(s, d.code, d.why) : this.#streamErrorId(id, d.code);
     }
-    if (stream.remoteEnded) {
-      return this.#streamError(stream, ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
-    }
-    if (!endStream) {
-      return this.#streamError(stream, ErrorCode.PROTOCOL_ERROR, "second HEADERS without END_STREAM");
-    }
-    const c = checkTrailers(headers);
-    if (!c.ok) return this.#streamError(stream, ErrorCode.PROTOCOL_ERROR, `malformed trailers: ${c.reason}`);
-    if (stream.contentLength !== undefined && stream.dataReceived !== stream.contentLength) {
-      return this.#streamError(stream, ErrorCode.PROTOCOL_ERROR, "DATA does not match content-length");
-    }
-    stream.onRemoteEnd();
   }
 
-  #onSettings(flags: number, id: number, payload: Uint8Array): void {
-    if (id !== 0) throw new H2Error("SETTINGS on a stream", ErrorCode.PROTOCOL_ERROR, 0);
+  #onSettings(flags: number, payload: Uint8Array): void {
     if (flags & Flag.ACK) {
-      if (payload.length !== 0) throw new H2Error("SETTINGS ACK with a payload", ErrorCode.FRAME_SIZE_ERROR);
-      return this.#onSettingsAck();
+      if (!this.#settings.acked(this.streams.values())) this.#budgets.glitch("unsolicited SETTINGS ACKs");
+      return;
     }
-    const settings = decodeSettings(payload);
-    if (settings.length > this.#limits.maxSettingsEntries) {
-      throw new H2Violation("glitch_flood", `SETTINGS with ${settings.length} entries`);
-    }
-    if (this.#awaitingSettings) {
-      this.#awaitingSettings = false;
-      if (this.#prefaceTimer !== undefined) clearTimeout(this.#prefaceTimer);
-      this.#prefaceTimer = undefined;
-    } else this.#glitch("SETTINGS frames");
-    for (const [key, value] of settings) {
-      if (key === Setting.INITIAL_WINDOW_SIZE) {
-        const delta = value - this.peerInitialWindow;
-        for (const s of this.streams.values()) {
-          if (s.sendWindow + delta > MAX_WINDOW_SIZE) {
-            throw new H2Violation(
-              "flow_control",
-              "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window",
-              ErrorCode.FLOW_CONTROL_ERROR,
-            );
-          }
-        }
-        this.peerInitialWindow = value;
-        for (const s of this.streams.values()) {
-          s.sendWindow += delta;
-          s.wakeWriter();
-        }
-      } else if (key === Setting.MAX_FRAME_SIZE) this.peerMaxFrameSize = value;
-      else if (key === Setting.MAX_CONCURRENT_STREAMS) this.peerMaxConcurrentStreams = value;
-      else if (key === Setting.ENABLE_PUSH && value === 1 && this.role === "client") {
-        throw new H2Error("a server must not enable push", ErrorCode.PROTOCOL_ERROR);
-      }
-    }
+    const first = this.#settings.awaitingFirst;
+    this.#settings.apply(payload, this.streams.values());
+    if (first) clearTimeout(this.#prefaceTimer);
+    else this.#budgets.glitch("SETTINGS frames");
     this.#gate.settingsAck();
   }
 
-  #onSettingsAck(): void {
-    if (this.#unackedSettings === 0) return this.#glitch("unsolicited SETTINGS ACKs");
-    this.#unackedSettings--;
-    // The peer now uses our INITIAL_WINDOW_SIZE; below the default it shrinks the open streams' windows.
-    const delta = this.opts.streamWindow - this.#recvInitialWindow;
-    this.#recvInitialWindow = this.opts.streamWindow;
-    if (delta !== 0) { for (const s of this.streams.values()) s.recvWindow += delta; }
-  }
-
-  #onWindowUpdate(id: number, payload: Uint8Array): void {
-    if (payload.length !== 4) throw new H2Error("bad WINDOW_UPDATE", ErrorCode.FRAME_SIZE_ERROR, 0);
-    const inc = readUint32(payload, 0) & MAX_WINDOW_SIZE;
+  #onWindowUpdate(id: number, inc: number): void {
     if (id === 0) {
-      if (inc === 0) throw new H2Error("zero WINDOW_UPDATE", ErrorCode.PROTOCOL_ERROR, 0);
-      if (this.connSendWindow + inc > MAX_WINDOW_SIZE) {
-        throw new H2Violation("flow_control", "connection window past 2^31-1", ErrorCode.FLOW_CONTROL_ERROR);
-      }
-      if (inc < SMALL_INCREMENT) this.#glitch("tiny WINDOW_UPDATEs");
-      this.connSendWindow += inc;
-      const waiters = this.#connWindowWaiters;
-      this.#connWindowWaiters = [];
-      for (const w of waiters) w();
-      return;
+      if (inc === 0) throw new H2Error("zero WINDOW_UPDATE", ErrorCode.PROTOCOL_ERROR);
+      if (inc < SMALL_INCREMENT) this.#budgets.glitch("tiny WINDOW_UPDATEs");
+      return this.#window.onUpdate(inc);
     }
-    if (this.#isIdle(id)) throw new H2Error(`WINDOW_UPDATE on idle stream ${id}`, ErrorCode.PROTOCOL_ERROR);
+    if (this.#ids.isIdle(id)) {
+      throw new H2Error(`WINDOW_UPDATE on idle stream ${id}`, ErrorCode.PROTOCOL_ERROR);
+    }
     const s = this.streams.get(id);
     if (inc === 0) {
-      if (s) this.#streamError(s, ErrorCode.PROTOCOL_ERROR, "zero WINDOW_UPDATE");
-      else this.#streamErrorId(id, ErrorCode.PROTOCOL_ERROR);
-      return;
+      return s
+        ? this.#streamError(s, ErrorCode.PROTOCOL_ERROR, "zero WINDOW_UPDATE")
+        : this.#streamErrorId(id, ErrorCode.PROTOCOL_ERROR);
     }
     if (s === undefined) return; // closed: the update raced its end
     if (s.sendWindow + inc > MAX_WINDOW_SIZE) {
       return this.#streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window past 2^31-1");
     }
-    if (inc < SMALL_INCREMENT) this.#glitch("tiny WINDOW_UPDATEs");
+    if (inc < SMALL_INCREMENT) this.#budgets.glitch("tiny WINDOW_UPDATEs");
     s.onWindowUpdate(inc);
   }
 
-  #onPing(flags: number, id: number, payload: Uint8Array): void {
-    if (id !== 0) throw new H2Error("PING on a stream", ErrorCode.PROTOCOL_ERROR, 0);
-    if (payload.length !== 8) throw new H2Error("PING of the wrong size", ErrorCode.FRAME_SIZE_ERROR, 0);
+  #onPing(flags: number, payload: Uint8Array): void {
     if (!(flags & Flag.ACK)) {
-      this.#glitch("PING frames");
+      this.#budgets.glitch("PING frames");
       return this.#gate.pingAck(payload);
     }
     if (this.#keepalive.onAck(payload)) return;
     if (this.#userPings > 0 && payload.every((b) => b === 0)) this.#userPings--;
-    else this.#glitch("unsolicited PING ACKs");
+    else this.#budgets.glitch("unsolicited PING ACKs");
   }
 
-  #onRst(id: number, payload: Uint8Array): void {
-    if (id === 0) throw new H2Error("RST_STREAM on stream 0", ErrorCode.PROTOCOL_ERROR, 0);
-    if (payload.length !== 4) {
-      throw new H2Error("RST_STREAM of the wrong size", ErrorCode.FRAME_SIZE_ERROR, 0);
-    }
-    if (this.#isIdle(id)) throw new H2Error(`RST_STREAM on idle stream ${id}`, ErrorCode.PROTOCOL_ERROR);
+  #onRst(id: number, code: number): void {
+    if (this.#ids.isIdle(id)) throw new H2Error(`RST_STREAM on idle stream ${id}`, ErrorCode.PROTOCOL_ERROR);
     const s = this.streams.get(id);
     if (s === undefined) return;
-    const code = readUint32(payload, 0);
     if (this.role === "server" && !s.answered) {
-      if (!s.dispatched) this.#glitch("streams reset before they were handed over");
+      if (!s.dispatched) this.#budgets.glitch("streams reset before they were handed over");
       else {
         s.resetUnanswered = true;
-        if (++this.#pendingResets > this.#limits.maxPendingResetStreams) {
-          throw new H2Violation(
-            "rapid_reset",
-            `more than ${this.#limits.maxPendingResetStreams} streams reset before an answer`,
-          );
-        }
+        this.#budgets.resetBeforeAnswer();
       }
     }
     s.fail(new H2Error(`stream reset by peer (code ${code})`, code, id));
   }
 
   #onPriority(id: number, payload: Uint8Array): void {
-    if (id === 0) throw new H2Error("PRIORITY on stream 0", ErrorCode.PROTOCOL_ERROR, 0);
     const s = this.streams.get(id);
-    if (payload.length !== 5) {
-      if (s) return this.#streamError(s, ErrorCode.FRAME_SIZE_ERROR, "PRIORITY of the wrong size");
-      throw new H2Error("PRIORITY of the wrong size", ErrorCode.FRAME_SIZE_ERROR);
-    }
-    if ((readUint32(payload, 0) & MAX_WINDOW_SIZE) === id) {
-      if (s) return this.#streamError(s, ErrorCode.PROTOCOL_ERROR, "stream depends on itself");
-      throw new H2Error(`stream ${id} depends on itself`, ErrorCode.PROTOCOL_ERROR);
-    }
-    this.#glitch("PRIORITY frames");
+    const why = payload.length !== 5
+      ? "PRIORITY of the wrong size"
+      : (readUint32(payload, 0) & MAX_WINDOW_SIZE) === id
+      ? "stream depends on itself"
+      : undefined;
+    if (why === undefined) return this.#budgets.glitch("PRIORITY frames");
+    const code = payload.length !== 5 ? ErrorCode.FRAME_SIZE_ERROR : ErrorCode.PROTOCOL_ERROR;
+    if (s) return this.#streamError(s, code, why);
+    throw new H2Error(why, code);
   }
 
-  #onGoaway(id: number, payload: Uint8Array): void {
-    if (id !== 0) throw new H2Error("GOAWAY on a stream", ErrorCode.PROTOCOL_ERROR, 0);
-    if (payload.length < 8) throw new H2Error("bad GOAWAY", ErrorCode.FRAME_SIZE_ERROR, 0);
-    if (this.#goawayReceived) this.#glitch("GOAWAY frames");
-    const last = readUint32(payload, 0) & MAX_WINDOW_SIZE;
-    const code = readUint32(payload, 4);
+  #onGoaway(last: number, code: number): void {
+    if (this.#goawayReceived) this.#budgets.glitch("GOAWAY frames");
     this.#goawayReceived = true;
     this.onUnavailable?.();
     for (const s of [...this.streams.values()]) {
@@ -739,30 +591,17 @@ export class H2Session implements StreamOwner {
     if (this.streams.size === 0) this.close();
   }
 
-  // ---- errors and budgets ----
-
-  #glitch(what: string, n = 1): void {
-    if (!this.#glitches.spend(n)) throw new H2Violation("glitch_flood", `too many ${what}`);
-  }
+  // ---- errors ----
 
   /** A stream error the peer caused: RST_STREAM, counted against the local-error budget. */
   #streamError(stream: H2Stream, code: number, why: string): void {
-    this.#countLocalError();
+    this.#budgets.localError();
     stream.reset(code, new H2Error(why, code, stream.id));
   }
 
   #streamErrorId(id: number, code: number): void {
-    this.#countLocalError();
+    this.#budgets.localError();
     this.sendRst(id, code);
-  }
-
-  #countLocalError(): void {
-    if (++this.#localErrorResets > this.#limits.maxLocalErrorResets) {
-      throw new H2Violation(
-        "stream_error_flood",
-        `more than ${this.#limits.maxLocalErrorResets} stream errors`,
-      );
-    }
   }
 
   /** GOAWAY with the error's code, then the socket goes (after a short linger to flush it). */
@@ -777,16 +616,14 @@ export class H2Session implements StreamOwner {
       this.#violated = true;
       quietly(() => this.onViolation?.(kind, err.message));
     }
-    this.#gate.write(encodeGoaway(this.#lastPeerStreamId, err.code, err.message));
+    this.#gate.write(encodeGoaway(this.#ids.lastPeer, err.code, err.message));
     // A peer that does not read (or is gone) would hold the socket open: do not wait on it.
-    const stuck = kind === "write_flood" || kind === "ack_flood" || kind === "keepalive_timeout";
-    if (stuck) return this.#terminate(err, true);
+    if (kind === "write_flood" || kind === "ack_flood" || kind === "keepalive_timeout") {
+      return this.#terminate(err, true);
+    }
     this.socket.pause?.(); // read no more of what a misbehaving peer sends while GOAWAY flushes
     this.socket.end();
-    this.#lingerTimer = setTimeout(() => {
-      this.#lingerTimer = undefined;
-      this.socket.destroy();
-    }, LINGER_MS);
+    this.#lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
     this.#terminate(err, false);
   }
 
@@ -795,17 +632,14 @@ export class H2Session implements StreamOwner {
     this.#closed = true;
     this.error = err;
     this.#keepalive.stop();
-    if (this.#prefaceTimer !== undefined) clearTimeout(this.#prefaceTimer);
-    this.#prefaceTimer = undefined;
+    clearTimeout(this.#prefaceTimer);
     for (const s of [...this.streams.values()]) quietly(() => s.fail(err));
     this.streams.clear();
     this.#newStreams = [];
     for (const [, lease] of this.#backlog) lease?.release();
     this.#backlog = [];
     this.#gate.close();
-    const waiters = this.#connWindowWaiters;
-    this.#connWindowWaiters = [];
-    for (const w of waiters) w();
+    this.#window.wake();
     quietly(() => this.onUnavailable?.()); // the session ends whatever a callback does
     if (destroy) this.socket.destroy();
     this.#closedResolve();

@@ -2,6 +2,7 @@
 import { ZtError } from "../../error.ts";
 
 /** ErrorCode values (frame.ts imports this file, so the ones used here are repeated). */
+const FLOW_CONTROL_ERROR = 0x3;
 const CANCEL = 0x8;
 const ENHANCE_YOUR_CALM = 0xb;
 
@@ -51,6 +52,12 @@ export class H2Violation extends H2Error {
   constructor(readonly violation: H2ViolationKind, message: string, code: number = ENHANCE_YOUR_CALM) {
     super(message, code, 0);
   }
+}
+
+/** The kind a connection error is counted as: its own for a limit, else by its code. */
+export function violationKind(err: H2Error): H2ViolationKind {
+  if (err instanceof H2Violation) return err.violation;
+  return err.code === FLOW_CONTROL_ERROR ? "flow_control" : "protocol";
 }
 
 /**

@@ -3,10 +3,42 @@
  * concurrent streams), applied to the open streams as they change, and our INITIAL_WINDOW_SIZE as the
  * peer may assume it (the default until it acknowledges ours, if ours is smaller).
  */
-import { decodeSettings, ErrorCode, MAX_WINDOW_SIZE, Setting } from "./frame.ts";
+import {
+  CONNECTION_PREFACE,
+  decodeSettings,
+  encodeSettings,
+  encodeWindowUpdate,
+  ErrorCode,
+  MAX_WINDOW_SIZE,
+  Setting,
+} from "./frame.ts";
+import type { H2Options } from "./h2_options.ts";
 import { H2Error, H2Violation } from "./h2_error.ts";
 import type { H2Stream } from "./stream.ts";
 import { DEFAULT_WINDOW } from "./connection_window.ts";
+
+/** What a session sends first: the client preface, our SETTINGS, the connection window raised to ours. */
+export function openingFrames(role: "client" | "server", opts: H2Options): Uint8Array {
+  const settings: Array<[number, number]> = [
+    [Setting.ENABLE_PUSH, 0],
+    [Setting.INITIAL_WINDOW_SIZE, opts.streamWindow],
+    [Setting.MAX_FRAME_SIZE, opts.maxFrameSize],
+    [Setting.MAX_HEADER_LIST_SIZE, opts.maxHeaderListSize],
+  ];
+  if (role === "server") settings.push([Setting.MAX_CONCURRENT_STREAMS, opts.maxConcurrentStreams]);
+  const parts = [encodeSettings(settings)];
+  if (role === "client") parts.unshift(CONNECTION_PREFACE);
+  if (opts.connectionWindow > DEFAULT_WINDOW) {
+    parts.push(encodeWindowUpdate(0, opts.connectionWindow - DEFAULT_WINDOW));
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
 
 export class PeerSettings {
   maxFrameSize = 16384;

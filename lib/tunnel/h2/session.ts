@@ -64,6 +64,8 @@ export class H2Session implements StreamOwner {
   readonly #encoder = new HpackEncoder();
   readonly #keepalive: Keepalive;
   readonly #backlog: ReadBacklog;
+  /** New streams held back while reading is paused (their answers would pile up too). */
+  #deferred: H2Stream[] = [];
   #prefaceTimer: ReturnType<typeof setTimeout> | undefined;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #violated = false;
@@ -290,7 +292,11 @@ export class H2Session implements StreamOwner {
 
   /** Hands the streams a chunk opened to onStream, skipping any it also reset or refused. */
   #dispatch(fresh: H2Stream[]): void {
-    for (const s of fresh) {
+    for (const [i, s] of fresh.entries()) {
+      if (this.#gate.paused || this.#deferred.length > 0) {
+        for (const rest of fresh.slice(i)) this.#deferred.push(rest);
+        return;
+      }
       if (s.isClosed || this.#closed) continue;
       s.dispatched = true;
       try {
@@ -302,7 +308,11 @@ export class H2Session implements StreamOwner {
   }
 
   #onDrain(): void {
-    if (this.#gate.onDrain()) this.#backlog.flush(() => !this.#gate.paused && !this.#closed);
+    if (!this.#gate.onDrain()) return;
+    const held = this.#deferred;
+    this.#deferred = [];
+    this.#dispatch(held);
+    this.#backlog.flush(() => !this.#gate.paused && !this.#closed);
   }
 
   /** The peer's GOAWAY: no new streams; ours above its last id were refused (an abort for them). */
@@ -345,6 +355,7 @@ export class H2Session implements StreamOwner {
     for (const s of [...this.streams.values()]) quietly(() => s.fail(err));
     this.streams.clear();
     this.#backlog.clear();
+    this.#deferred = [];
     this.#gate.close();
     this.#window.wake();
     quietly(() => this.onUnavailable?.()); // the session ends whatever a callback does

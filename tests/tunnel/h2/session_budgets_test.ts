@@ -229,3 +229,24 @@ Deno.test("h2 budgets: a socket that cannot pause ends the connection past reply
   assert.ok(h.socket.destroyed);
   await shut(h);
 });
+
+Deno.test("h2 budgets: streams a chunk opened are handed over only while reading is not paused; the rest after drain", async () => {
+  const h = serverHarness({ replyHighWaterMark: 100, replyLimit: 100_000, maxConcurrentStreams: 100 });
+  const answered: number[] = [];
+  h.session.onStream = (s) => {
+    answered.push(s.id);
+    h.session.respond(s, [[":status", "200"]], false); // each answer is a reply queued for a non-reader
+  };
+  h.socket.congested = true;
+  const requests = Array.from({ length: 30 }, (_, i) => h.peer.request(1 + 2 * i));
+  h.peer.send(...requests); // one chunk
+  assert.ok(h.socket.paused);
+  assert.ok(answered.length > 0 && answered.length < 30, `${answered.length} answered before the pause`);
+  h.socket.drain();
+  assert.deepEqual(
+    answered,
+    Array.from({ length: 30 }, (_, i) => 1 + 2 * i),
+    "all, in order, after the drain",
+  );
+  await shut(h);
+});

@@ -38,6 +38,8 @@ export interface InboundHost {
   firstSettings(): void;
   /** A PING ACK: true if it answers our keepalive PING. */
   keepaliveAck(opaque: Uint8Array): boolean;
+  /** A client stream got its response headers. */
+  responded(stream: H2Stream): void;
   /** The peer's GOAWAY. */
   goawayReceived(lastStreamId: number, code: number): void;
 }
@@ -207,7 +209,7 @@ export class InboundFrames {
       case "response": {
         const resolve = s!.responseResolve!;
         s!.responseResolve = undefined;
-        clearTimeout(s!.responseTimer);
+        this.#host.responded(s!);
         s!.contentLength = d.contentLength;
         resolve(headers);
         if (endStream) s!.onRemoteEnd();

@@ -9,8 +9,10 @@
  */
 import type { BufferLease } from "./buffer_lease.ts";
 
-/** Receives the charges of pieces fully released (or dropped). */
-export type Refund = (charge: number, pinned: number) => void;
+/** Receives the charges of pieces fully released (or dropped): the stream's owner, the session. */
+export interface Refund {
+  refund(charge: number, pinned: number): void;
+}
 
 /** Records [bytes left, charge] ... from record #head on; leases by record number. */
 const FIELDS = 2;
@@ -64,7 +66,7 @@ export class PieceLedger {
   release(n: number, refund: Refund): void {
     this.#unreleased = Math.max(0, this.#unreleased - n);
     if (this.#unreleased === 0 && this.#pinned > 0) {
-      refund(0, this.#pinned);
+      refund.refund(0, this.#pinned);
       this.#pinned = 0;
     }
     if (!this.#active) return;
@@ -82,7 +84,7 @@ export class PieceLedger {
         leases[h]!.release();
         leases[h] = undefined;
       }
-      if (rec[i + 1] > 0) refund(rec[i + 1], 0);
+      if (rec[i + 1] > 0) refund.refund(rec[i + 1], 0);
       h++;
     }
     if (h >= count) return this.#reset();
@@ -98,10 +100,10 @@ export class PieceLedger {
     if (this.#active) {
       const rec = this.#rec!;
       for (let i = this.#head * FIELDS; i < rec.length; i += FIELDS) {
-        if (rec[i + 1] > 0) refund(rec[i + 1], 0);
+        if (rec[i + 1] > 0) refund.refund(rec[i + 1], 0);
       }
     }
-    if (this.#pinned > 0) refund(0, this.#pinned);
+    if (this.#pinned > 0) refund.refund(0, this.#pinned);
     this.#pinned = 0;
     this.#reset();
     this.#unreleased = 0;

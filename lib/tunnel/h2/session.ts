@@ -40,6 +40,7 @@ import { SessionBudgets } from "./session_budgets.ts";
 import { ConnectionWindow } from "./connection_window.ts";
 import { openingFrames, PeerSettings } from "./peer_settings.ts";
 import { ReadBacklog } from "./read_backlog.ts";
+import { ResponseDeadlines } from "./response_deadlines.ts";
 
 export type { H2Socket } from "./h2_socket.ts";
 export { DEFAULT_H2_OPTIONS, type H2Options } from "./h2_options.ts";
@@ -64,6 +65,9 @@ export class H2Session implements StreamOwner {
   readonly #encoder = new HpackEncoder();
   readonly #keepalive: Keepalive;
   readonly #backlog: ReadBacklog;
+  readonly #deadlines = new ResponseDeadlines((s, ms) =>
+    s.reset(ErrorCode.CANCEL, new H2ResponseTimeoutError(ms, s.id))
+  );
   /** New streams held back while reading is paused (their answers would pile up too). */
   #deferred: H2Stream[] = [];
   #prefaceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -98,6 +102,7 @@ export class H2Session implements StreamOwner {
       isGoingAway: () => this.#goawaySent,
       firstSettings: () => clearTimeout(this.#prefaceTimer),
       keepaliveAck: (opaque) => this.#keepalive.onAck(opaque),
+      responded: (s) => this.#deadlines.done(s),
       goawayReceived: (last, code) => this.#onGoaway(last, code),
     }, {
       limits,
@@ -177,11 +182,7 @@ export class H2Session implements StreamOwner {
     this.streams.set(id, stream);
     this.write(encodeHeaders(id, this.#encoder.encode(headers), false, this.peerMaxFrameSize));
     const ms = opts.responseTimeoutMs;
-    if (ms !== undefined && ms > 0) {
-      stream.responseTimer = setTimeout(() => {
-        if (stream.responseResolve) stream.reset(ErrorCode.CANCEL, new H2ResponseTimeoutError(ms, id));
-      }, ms);
-    }
+    if (ms !== undefined && ms > 0) this.#deadlines.add(stream, ms);
     return stream;
   }
 
@@ -248,6 +249,7 @@ export class H2Session implements StreamOwner {
     if (this.streams.get(stream.id) !== stream) return;
     this.streams.delete(stream.id);
     this.#ids.markClosed(stream.id);
+    this.#deadlines.done(stream);
     this.onStreamClosed?.(stream);
     if ((this.#goawaySent || this.#goawayReceived) && this.streams.size === 0) this.close();
   }
@@ -351,6 +353,7 @@ export class H2Session implements StreamOwner {
     this.#closed = true;
     this.error = err;
     this.#keepalive.stop();
+    this.#deadlines.stop();
     clearTimeout(this.#prefaceTimer);
     for (const s of [...this.streams.values()]) quietly(() => s.fail(err));
     this.streams.clear();

@@ -65,14 +65,12 @@ export class H2Stream {
   /** A request's content-length, when it has one (DATA must add up to it). */
   contentLength: number | undefined;
   dataReceived = 0;
-  responseTimer: ReturnType<typeof setTimeout> | undefined;
   // ---- stream state ----
   #queue: Uint8Array[] = [];
   #reader?: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void };
   #sink?: StreamSink;
-  /** Received bytes not yet released, with the leases and budget charges they hold. */
-  #ledger = new PieceLedger();
-  #refund = (charge: number, pinned: number): void => this.owner.refund(charge, pinned);
+  /** Received bytes not yet released and what they hold; made on the first DATA. */
+  #ledger: PieceLedger | undefined;
   #windowWaiter?: () => void;
   #remoteEnded = false;
   #localEnded = false;
@@ -134,7 +132,7 @@ export class H2Stream {
   release(n: number): void {
     if (n <= 0) return;
     this.owner.credit(this, n);
-    this.#ledger.release(n, this.#refund);
+    this.#ledger?.release(n, this.owner);
   }
 
   /**
@@ -225,7 +223,7 @@ export class H2Stream {
       return;
     }
     if (data.length > 0) {
-      this.#ledger.add(data.length, lease, charge, pinned);
+      (this.#ledger ??= new PieceLedger()).add(data.length, lease, charge, pinned);
       const sink = this.#sink;
       if (sink) sink.onData(data);
       else {
@@ -274,7 +272,7 @@ export class H2Stream {
     if (dropped) this.owner.credit(this, dropped);
     // Pieces already handed out may still be in a pending socket write: their buffers are not reused,
     // but their budget charges are given back (the session no longer accounts for them).
-    this.#ledger.drop(this.#refund);
+    this.#ledger?.drop(this.owner);
     const r = this.#reader;
     this.#reader = undefined;
     r?.reject(err);
@@ -294,8 +292,6 @@ export class H2Stream {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.responseTimer !== undefined) clearTimeout(this.responseTimer);
-    this.responseTimer = undefined;
     this.owner.streamClosed(this);
   }
 }

@@ -271,3 +271,20 @@ Deno.test("h2 life: an onStream handler that throws resets its stream (INTERNAL_
   assert.equal(h.peer.goaway(), undefined);
   await shut(h);
 });
+
+Deno.test("h2 life: response deadlines of several streams share one timer and expire each on time", async () => {
+  const h = clientHarness();
+  const slow = h.session.request(CONNECT, { responseTimeoutMs: 60 });
+  const fast = h.session.request(CONNECT, { responseTimeoutMs: 20 });
+  const answered = h.session.request(CONNECT, { responseTimeoutMs: 40 });
+  h.peer.send(encodeHeaders(5, h.peer.encoder.encode([[":status", "200"]]), false, 16384));
+  await answered.response;
+  const start = performance.now();
+  await assert.rejects(fast.response!, H2ResponseTimeoutError);
+  assert.equal(slow.error, undefined, "the later deadline has not passed yet");
+  await assert.rejects(slow.response!, H2ResponseTimeoutError);
+  assert.ok(performance.now() - start >= 25, "the second expired at its own deadline");
+  assert.equal(answered.error, undefined);
+  assert.deepEqual(h.peer.rsts(), [[3, ErrorCode.CANCEL], [1, ErrorCode.CANCEL]]);
+  await shut(h);
+});

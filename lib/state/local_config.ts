@@ -133,7 +133,13 @@ function collectText(t: ConfigText, into: Collected): void {
     const where = list.length > 1 ? `${t.source} (document ${i + 1})` : t.source;
     const err = doc.errors[0];
     if (err) throw new ZtError("config", `${where}: invalid YAML: ${err.message}`);
-    collectDocument(doc.toJS(), where, into);
+    let value: unknown;
+    try {
+      value = doc.toJS(); // throws on YAML it parsed without errors, e.g. an alias to no anchor
+    } catch (e) {
+      throw new ZtError("config", `${where}: invalid YAML: ${e instanceof Error ? e.message : e}`);
+    }
+    collectDocument(value, where, into);
   });
 }
 

@@ -20,6 +20,7 @@ import {
 import type { SocketFactory } from "../net/socket_factory.ts";
 import { type H2Options, H2Session } from "./h2/session.ts";
 import type { H2Stream, Headers } from "./h2/stream.ts";
+import { H2ResponseTimeoutError } from "./h2/h2_error.ts";
 
 export interface HboneTarget {
   /** The source workload's certificate, presented as the client certificate. */
@@ -49,7 +50,7 @@ export interface HbonePoolOptions {
   readonly maxStreamsPerConnection: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs?: number;
-  /** A CONNECT without a response by then fails (default 10 s). */
+  /** A CONNECT without response headers in this long is reset (H2ResponseTimeoutError). Default 10 s. */
   readonly responseTimeoutMs?: number;
   readonly log: Logger;
   /** Which TLS dials the connections (default node:tls). */
@@ -107,31 +108,25 @@ export class HbonePool {
     entry.reserved--;
     let stream;
     try {
-      stream = entry.session.request([[":method", "CONNECT"], [":authority", authority], ...extra]);
+      stream = entry.session.request([[":method", "CONNECT"], [":authority", authority], ...extra], {
+        responseTimeoutMs: this.#responseTimeoutMs,
+      });
     } finally {
       if (entry.retired && entry.reserved === 0) entry.session.goaway();
     }
     this.#touch(entry);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        stream.reset();
-        reject(
-          new HboneConnectError(
-            "timeout",
-            `no response to CONNECT ${authority} within ${this.#responseTimeoutMs} ms`,
-          ),
-        );
-      }, this.#responseTimeoutMs);
-    });
     let headers: Headers;
     try {
-      headers = await Promise.race([stream.response!, timeout]);
+      // The session resets the stream (CANCEL) when no response comes within responseTimeoutMs.
+      headers = await stream.response!;
     } catch (e) {
-      if (e instanceof HboneConnectError) throw e;
+      if (e instanceof H2ResponseTimeoutError) {
+        throw new HboneConnectError(
+          "timeout",
+          `no response to CONNECT ${authority} within ${this.#responseTimeoutMs} ms`,
+        );
+      }
       throw new HboneConnectError("h2", errorMessage(e));
-    } finally {
-      clearTimeout(timer);
     }
     let status = 0;
     for (const [k, v] of headers) if (k === ":status") status = Number(v);

@@ -23,9 +23,9 @@ export interface FrameHandler {
    * only on the last piece of a frame with END_STREAM. `flowBytes` = how many flow-controlled bytes this
    * call accounts for; over the calls of one frame they sum to the frame's length (pad length byte and
    * padding included), so `flowBytes - data.length` is padding. Views may be kept: chunks given to
-   * push() are never reused or mutated.
+   * push() are never reused or mutated. `last`: this is the frame's final piece.
    */
-  onData(streamId: number, data: Uint8Array, endStream: boolean, flowBytes: number): void;
+  onData(streamId: number, data: Uint8Array, endStream: boolean, flowBytes: number, last: boolean): void;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -194,7 +194,7 @@ export class FrameParser {
     const flow = this.#pendingFlow;
     this.#pendingFlow = 0;
     this.#state = HEADER;
-    this.#handler.onData(this.#streamId, piece, (this.#flags & Flag.END_STREAM) !== 0, flow);
+    this.#handler.onData(this.#streamId, piece, (this.#flags & Flag.END_STREAM) !== 0, flow, true);
   }
 
   #data(chunk: Uint8Array, pos: number, end: number): number {
@@ -215,7 +215,7 @@ export class FrameParser {
     } else if (take > 0) {
       const flow = this.#pendingFlow;
       this.#pendingFlow = 0;
-      this.#handler.onData(this.#streamId, piece, false, flow);
+      this.#handler.onData(this.#streamId, piece, false, flow, false);
     }
     return pos;
   }

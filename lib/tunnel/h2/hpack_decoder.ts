@@ -52,6 +52,9 @@ export class HpackDecoder {
   #src: Uint8Array = EMPTY;
   #pos = 0;
   #scratch = new Uint8Array(256);
+  #sizeUpdates = 0;
+  /** The decoded list's size so far (RFC 9113 §6.5.2: name + value + 32 per field). */
+  #listSize = 0;
 
   constructor(maxTableSize = 4096, maxHeaderListSize = 65536) {
     this.maxTableSize = maxTableSize;
@@ -74,15 +77,22 @@ export class HpackDecoder {
     return out;
   }
 
+  /** Dynamic table size updates in the last decoded block (the session budgets them). */
+  get sizeUpdates(): number {
+    return this.#sizeUpdates;
+  }
+
   /**
    * Decodes a complete header block (HEADERS + CONTINUATION fragments concatenated) into [name, value]
-   * pairs in order. Throws H2Error(COMPRESSION_ERROR) on malformed input (connection error); throws
-   * HeaderListTooLargeError (ENHANCE_YOUR_CALM) after decoding the whole block when the list exceeds
-   * maxHeaderListSize, leaving the dynamic table consistent.
+   * pairs in order. Throws H2Error(COMPRESSION_ERROR) on malformed input (connection error). Throws
+   * HeaderListTooLargeError (ENHANCE_YOUR_CALM, a connection error) as soon as the list grows past
+   * maxHeaderListSize: decoding stops there, so a huge block costs no more than the limit's worth of
+   * work, and the dynamic table is left out of step (the connection must end).
    */
   decode(block: Uint8Array): Array<[string, string]> {
     this.#src = block;
     this.#pos = 0;
+    this.#sizeUpdates = 0;
     try {
       return this.#decode(block);
     } finally {
@@ -93,7 +103,7 @@ export class HpackDecoder {
   #decode(block: Uint8Array): Array<[string, string]> {
     const end = block.length;
     const out: Array<[string, string]> = [];
-    let listSize = 0;
+    this.#listSize = 0;
     let fieldSeen = false;
     while (this.#pos < end) {
       const b = block[this.#pos];
@@ -123,6 +133,7 @@ export class HpackDecoder {
         if (fieldSeen) fail("dynamic table size update after a header field");
         const size = this.#integer(5);
         if (size > this.maxTableSize) fail(`table size update ${size} above limit ${this.maxTableSize}`);
+        this.#sizeUpdates++;
         this.#limit = size;
         this.#evict(0);
         continue;
@@ -133,11 +144,9 @@ export class HpackDecoder {
         value = this.#string();
       }
       fieldSeen = true;
-      listSize += name.length + value.length + ENTRY_OVERHEAD;
-      if (listSize <= this.maxHeaderListSize) out.push([name, value]);
-    }
-    if (listSize > this.maxHeaderListSize) {
-      throw new HeaderListTooLargeError(listSize, this.maxHeaderListSize);
+      this.#listSize += name.length + value.length + ENTRY_OVERHEAD;
+      if (this.#listSize > this.maxHeaderListSize) this.#tooLarge(this.#listSize);
+      out.push([name, value]);
     }
     return out;
   }
@@ -168,11 +177,21 @@ export class HpackDecoder {
     const end = start + length;
     if (end > src.length) fail("string literal past the end of the block");
     this.#pos = end;
+    // Stop before building a string that alone would take the list past its limit (a Huffman
+    // string decodes to at least 8/30 of its length: no code is longer than 30 bits).
+    const atLeast = huffman ? Math.floor((length * 8) / 30) : length;
+    if (this.#listSize + ENTRY_OVERHEAD + atLeast > this.maxHeaderListSize) {
+      this.#tooLarge(this.#listSize + ENTRY_OVERHEAD + atLeast);
+    }
     if (!huffman) return latin1(src, start, end);
     const max = huffmanMaxDecodedLength(length);
     if (this.#scratch.length < max) this.#scratch = new Uint8Array(Math.max(max, this.#scratch.length * 2));
     const n = huffmanDecode(src, start, end, this.#scratch);
     return latin1(this.#scratch, 0, n);
+  }
+
+  #tooLarge(size: number): never {
+    throw new HeaderListTooLargeError(size, this.maxHeaderListSize);
   }
 
   #name(index: number): string {

@@ -1,13 +1,19 @@
 /**
  * One HTTP/2 stream of an HBONE tunnel: a full-duplex byte pipe with flow control both ways.
  *
- * Reading is pull-based: `read()` yields the next DATA piece (a view, never copied), `release(n)`
+ * Reading is pull-based: `read()` yields the next DATA piece (a view; the session copies only a piece
+ * much smaller than its buffer once the connection's pinning budget is spent), `release(n)`
  * returns n bytes of window to the peer once they have been written onwards. Writing takes a buffer
  * with FRAME_HEADER_SIZE bytes of headroom so the DATA frame header is written in place (no copy).
+ *
+ * End and abort are distinct: END_STREAM reaches a reader as `null` and a sink as `onEnd()`; a reset
+ * (RST_STREAM either way, GOAWAY refusing the stream, a timeout, the connection lost) rejects `read()`
+ * and reaches a sink as `onError(err)` with an H2Error carrying the code.
  */
 import { ErrorCode, Flag, FRAME_HEADER_SIZE, FrameType, writeFrameHeader } from "./frame.ts";
 import { H2Error } from "./h2_error.ts";
 import type { BufferLease } from "./buffer_lease.ts";
+import { PieceLedger } from "./piece_ledger.ts";
 
 /** What a stream needs from its session (kept narrow so the session can be swapped in tests). */
 export interface StreamOwner {
@@ -18,7 +24,12 @@ export interface StreamOwner {
   writeTwo(header: Uint8Array, payload: Uint8Array, flushed?: () => void): void;
   drained(): Promise<void> | undefined;
   waitConnWindow(): Promise<void>;
+  /** n received bytes were consumed: their window may go back to the peer. */
   credit(stream: H2Stream, n: number): void;
+  /** A released (or dropped) piece's charges against the connection's budgets are given back. */
+  refund(charge: number, pinned: number): void;
+  /** The local side answered the stream (responded or reset it). */
+  answer(stream: H2Stream): void;
   sendRst(id: number, code: number): void;
   streamClosed(stream: H2Stream): void;
 }
@@ -34,7 +45,7 @@ export interface StreamSink {
   onData(chunk: Uint8Array): void;
   /** END_STREAM: no more data. */
   onEnd(): void;
-  /** The stream was reset or its connection lost. */
+  /** The stream was aborted (reset either way, refused, timed out, or its connection lost). */
   onError(err: Error): void;
 }
 
@@ -42,17 +53,31 @@ export class H2Stream {
   sendWindow: number;
   /** Bytes received and released but not yet returned to the peer as WINDOW_UPDATE. */
   unacked = 0;
+  // ---- session bookkeeping (only H2Session touches these) ----
+  /** Flow-controlled bytes the peer may still send on this stream (our window as the peer sees it). */
+  recvWindow: number;
+  /** Handed to the server's onStream. */
+  dispatched = false;
+  /** The local side answered (respond or reset). */
+  answered = false;
+  /** Reset by the peer after dispatch and before an answer: counted against the rapid-reset budget. */
+  resetUnanswered = false;
+  /** A request's content-length, when it has one (DATA must add up to it). */
+  contentLength: number | undefined;
+  dataReceived = 0;
+  // ---- stream state ----
   #queue: Uint8Array[] = [];
   #reader?: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void };
   #sink?: StreamSink;
-  /** Leased pieces handed out and not yet released, in order: bytes still unreleased per lease. */
-  #leases: Array<{ lease: BufferLease; left: number }> | undefined;
+  /** Received bytes not yet released and what they hold; made on the first DATA. */
+  #ledger: PieceLedger | undefined;
   #windowWaiter?: () => void;
   #remoteEnded = false;
   #localEnded = false;
   #error?: Error;
   /** Set when the peer ended the exchange with RST_STREAM(NO_ERROR): writes fail, reads finish. */
   #sendError?: Error;
+  #peerResetCode?: number;
   #closed = false;
   /** The response headers (client side), resolved when they arrive. */
   response?: Promise<Headers>;
@@ -61,8 +86,14 @@ export class H2Stream {
   /** The request headers (server side). */
   requestHeaders: Headers = [];
 
-  constructor(readonly id: number, readonly owner: StreamOwner, initialSendWindow: number) {
+  constructor(
+    readonly id: number,
+    readonly owner: StreamOwner,
+    initialSendWindow: number,
+    initialRecvWindow = 65535,
+  ) {
     this.sendWindow = initialSendWindow;
+    this.recvWindow = initialRecvWindow;
   }
 
   get remoteEnded(): boolean {
@@ -74,11 +105,16 @@ export class H2Stream {
   get isClosed(): boolean {
     return this.#closed;
   }
+  /** Why the stream was aborted (an H2Error for resets), undefined if it was not. */
+  /** The code of the peer's RST_STREAM, when it reset this stream (an abort, or NO_ERROR/CANCEL: an end). */
+  get peerResetCode(): number | undefined {
+    return this.#peerResetCode;
+  }
   get error(): Error | undefined {
     return this.#error;
   }
 
-  /** The next piece of data, or null at END_STREAM. Rejects if the stream was reset. */
+  /** The next piece of data, or null at END_STREAM. Rejects if the stream was aborted. */
   read(): Promise<Uint8Array | null> {
     if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift()!);
     if (this.#error) return Promise.reject(this.#error);
@@ -103,18 +139,7 @@ export class H2Stream {
   release(n: number): void {
     if (n <= 0) return;
     this.owner.credit(this, n);
-    const leases = this.#leases;
-    if (leases === undefined) return;
-    while (n > 0 && leases.length > 0) {
-      const head = leases[0];
-      const take = Math.min(n, head.left);
-      head.left -= take;
-      n -= take;
-      if (head.left === 0) {
-        leases.shift();
-        head.lease.release();
-      }
-    }
+    this.#ledger?.release(n, this.owner);
   }
 
   /**
@@ -185,28 +210,28 @@ export class H2Stream {
   }
 
   /** Aborts the stream: RST_STREAM to the peer, errors for local readers and writers. */
-  reset(code: number = ErrorCode.CANCEL): void {
+  reset(code: number = ErrorCode.CANCEL, err?: Error): void {
+    this.owner.answer(this);
     if (this.#closed) return;
     this.owner.sendRst(this.id, code);
-    this.fail(new H2Error(`stream reset locally (code ${code})`, code, this.id));
+    this.fail(err ?? new H2Error(`stream reset locally (code ${code})`, code, this.id));
   }
 
   // ---- session side ----
 
   /**
-   * DATA arrived. `flowBytes - data.length` (padding) is credited at once. `lease`: the socket lends
-   * the buffer `data` views; it is retained until the reader releases these bytes.
+   * DATA arrived (flow control already checked by the session). `lease`: the socket lends the buffer
+   * `data` views; it is retained until the reader releases these bytes. `charge` / `pinned`: what
+   * this piece cost the connection's DATA-frame and pinning budgets, refunded once it is released.
    */
-  onData(data: Uint8Array, endStream: boolean, lease?: BufferLease): void {
+  onData(data: Uint8Array, endStream: boolean, lease?: BufferLease, charge = 0, pinned = 0): void {
     if (this.#error || this.#remoteEnded) {
       if (data.length) this.owner.credit(this, data.length);
+      if (charge > 0 || pinned > 0) this.owner.refund(charge, pinned);
       return;
     }
     if (data.length > 0) {
-      if (lease !== undefined) {
-        lease.retain();
-        (this.#leases ??= []).push({ lease, left: data.length });
-      }
+      (this.#ledger ??= new PieceLedger()).add(data.length, lease, charge, pinned);
       const sink = this.#sink;
       if (sink) sink.onData(data);
       else {
@@ -250,11 +275,12 @@ export class H2Stream {
    * complete"), and ztunnel (its h2 read side) and Go's transport treat CANCEL the same way: what arrived
    * is still delivered and ends as END_STREAM would, only this side may send nothing more. Any other
    * code — CONNECT_ERROR, which zt sends when its TCP side fails (RFC 9113 §8.5), above all — is an
-   * abort.
+   * abort, and so is any reset before the CONNECT was answered (`beforeAnswer`): the tunnel was cancelled.
    */
-  onPeerReset(code: number): void {
+  onPeerReset(code: number, beforeAnswer = false): void {
     if (this.#closed) return;
-    if (code !== ErrorCode.NO_ERROR && code !== ErrorCode.CANCEL) {
+    this.#peerResetCode = code;
+    if (beforeAnswer || (code !== ErrorCode.NO_ERROR && code !== ErrorCode.CANCEL)) {
       this.fail(new H2Error(`stream reset by peer (code ${code})`, code, this.id));
       return;
     }
@@ -270,7 +296,7 @@ export class H2Stream {
     this.onRemoteEnd();
   }
 
-  /** Terminal failure (peer reset, connection loss): wakes everyone with the error. */
+  /** Terminal failure (reset, refusal, timeout, connection loss): wakes everyone with the error. */
   fail(err: Error): void {
     if (this.#closed) return;
     this.#error = err;
@@ -278,8 +304,9 @@ export class H2Stream {
     for (const q of this.#queue) dropped += q.length;
     this.#queue.length = 0;
     if (dropped) this.owner.credit(this, dropped);
-    // Pieces already handed out may still be in a pending socket write: their buffers are not reused.
-    this.#leases = undefined;
+    // Pieces already handed out may still be in a pending socket write: their buffers are not reused,
+    // but their budget charges are given back (the session no longer accounts for them).
+    this.#ledger?.drop(this.owner);
     const r = this.#reader;
     this.#reader = undefined;
     r?.reject(err);

@@ -31,11 +31,12 @@ class CountingLease extends BufferLease {
   }
 }
 
-function owner(): StreamOwner & { credited: number } {
+function owner(): StreamOwner & { credited: number; refunded: number } {
   return {
     peerMaxFrameSize: 16384,
     connSendWindow: 65535,
     credited: 0,
+    refunded: 0,
     write() {},
     writeTwo() {},
     drained: () => undefined,
@@ -43,6 +44,10 @@ function owner(): StreamOwner & { credited: number } {
     credit(_s, n) {
       this.credited += n;
     },
+    refund(charge, pinned) {
+      this.refunded += charge + pinned;
+    },
+    answer() {},
     sendRst() {},
     streamClosed() {},
   };
@@ -53,30 +58,57 @@ Deno.test("h2 stream: a lease is held until every byte of its pieces is released
   const s = new H2Stream(1, o, 65535);
   const l1 = new CountingLease();
   const l2 = new CountingLease();
-  s.onData(l1.buf.subarray(0, 10), false, l1);
-  s.onData(l1.buf.subarray(10, 16), false, l1);
-  s.onData(l2.buf.subarray(0, 8), false, l2);
+  s.onData(l1.buf.subarray(0, 20), false, l1);
+  s.onData(l1.buf.subarray(20, 40), false, l1);
+  s.onData(l2.buf.subarray(0, 16), false, l2);
   l1.release(); // the socket's own hold ends with its callback
   l2.release();
   assert.equal(l1.refs, 2, "two pieces of l1 handed out");
   for (let i = 0; i < 3; i++) await s.read();
-  s.release(12);
+  s.release(30);
   assert.equal(l1.refs, 1, "the first piece is fully released, the second only partly");
-  s.release(4);
+  s.release(10);
   assert.equal(l1.refs, 0);
   assert.equal(l2.refs, 1);
-  s.release(8);
+  s.release(16);
   assert.equal(l2.refs, 0);
-  assert.equal(o.credited, 24);
+  assert.equal(o.credited, 56);
+});
+
+Deno.test("h2 stream: bytes without a lease, then leased ones, are released in order (no early reuse)", async () => {
+  const s = new H2Stream(1, owner(), 65535);
+  s.onData(new Uint8Array(30), false); // a fresh, unleased chunk
+  const l = new CountingLease();
+  s.onData(l.buf.subarray(0, 32), false, l);
+  l.release();
+  await s.read();
+  await s.read();
+  s.release(30); // the writer finished the unleased piece,
+  s.release(2); // and only 2 bytes of the leased one
+  assert.equal(l.refs, 1, "the leased piece is still being written: its buffer stays held");
+  s.release(30);
+  assert.equal(l.refs, 0);
+});
+
+Deno.test("h2 stream: a small piece's budget charge is refunded once released, or when the stream fails", async () => {
+  const o = owner();
+  const s = new H2Stream(1, o, 65535);
+  s.onData(new Uint8Array(10), false, undefined, 246);
+  s.onData(new Uint8Array(20), false, undefined, 236);
+  await s.read();
+  s.release(10);
+  assert.equal(o.refunded, 246);
+  s.fail(new Error("reset"));
+  assert.equal(o.refunded, 482, "the queued piece's charge comes back with the failure");
 });
 
 Deno.test("h2 stream: after a failure, handed-out pieces keep their lease (a write may still hold them)", async () => {
   const s = new H2Stream(1, owner(), 65535);
   const l = new CountingLease();
-  s.onData(l.buf.subarray(0, 10), false, l);
+  s.onData(l.buf.subarray(0, 20), false, l);
   l.release();
   await s.read();
   s.fail(new Error("reset"));
-  s.release(10);
+  s.release(20);
   assert.equal(l.refs, 1, "never returned to the pool");
 });

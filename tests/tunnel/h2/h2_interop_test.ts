@@ -126,7 +126,8 @@ Deno.test("interop: CONNECT through node:http2, responses decoded with FramePars
     assert.equal(r.body, `hello 127.0.0.1:${port + id}`);
     assert.ok(r.ended);
   }
-  // The server indexed its headers: the second block mostly references our decoder's dynamic table.
-  assert.ok(responses.get(3)!.blockLength! * 2 < responses.get(1)!.blockLength!);
+  // The server indexed its headers: the second block references our decoder's dynamic table (it is
+  // smaller even when node's date header changed between the two responses and had to be re-sent).
+  assert.ok(responses.get(3)!.blockLength! < responses.get(1)!.blockLength!);
   assert.ok(decoder.dynamicTable().some(([n, v]) => n === "x-test" && v === LONG_VALUE));
 });

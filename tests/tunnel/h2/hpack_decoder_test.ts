@@ -235,23 +235,41 @@ Deno.test("malformed blocks are COMPRESSION_ERROR connection errors", () => {
   }
 });
 
-Deno.test("header list over maxHeaderListSize: decoded fully, table consistent, then rejected", () => {
+Deno.test("header list over maxHeaderListSize: decoding stops at the field that crosses it", () => {
   const d = new HpackDecoder(4096, 100);
   const enc = new TextEncoder();
   const big = new Uint8Array([0x40, 3, ...enc.encode("big"), 40, ...enc.encode("v".repeat(40))]); // 75
   const small = new Uint8Array([0x40, 1, ...enc.encode("s"), 1, ...enc.encode("t")]); // 34
-  assert.throws(() => d.decode(new Uint8Array([...big, ...small])), (e: unknown) => {
+  const never = new Uint8Array([0x40, 1, ...enc.encode("n"), 1, ...enc.encode("m")]);
+  assert.throws(() => d.decode(new Uint8Array([...big, ...small, ...never])), (e: unknown) => {
     assert.ok(e instanceof HeaderListTooLargeError);
     assert.ok(e instanceof H2Error);
-    assert.equal(e.code, 0xb);
-    assert.equal(e.size, 109);
+    assert.equal(e.code, 0xb, "ENHANCE_YOUR_CALM");
+    assert.equal(e.streamId, 0, "a connection error: the table is out of step");
+    assert.ok(e.size > 100, `size ${e.size}`);
     assert.equal(e.limit, 100);
     return true;
   });
-  // Both entries were inserted: later blocks can reference them (62 = s:t, 63 = big:v...).
-  assert.deepEqual(d.decode(new Uint8Array([0xbe])), [["s", "t"]]);
-  assert.deepEqual(d.decode(new Uint8Array([0xbf])), [["big", "v".repeat(40)]]);
-  assert.equal(d.dynamicTableSize, 109);
+  assert.ok(!d.dynamicTable().some(([n]) => n === "n"), "nothing after the crossing field was decoded");
+});
+
+Deno.test("a string literal longer than the list limit is refused before it is built", () => {
+  const d = new HpackDecoder(4096, 1000);
+  // Literal without indexing, new name "x", value length 100,000 (integer continuation bytes), raw.
+  const value = new Uint8Array(100_000).fill(0x61);
+  const block = new Uint8Array([0x00, 1, 0x78, 0x7f, 0xa1, 0x8c, 0x06, ...value]);
+  assert.throws(() => d.decode(block), HeaderListTooLargeError);
+  // Huffman: 100,000 octets decode to at least 26,666 chars, far over the limit.
+  const huff = new Uint8Array([0x00, 1, 0x78, 0xff, 0xa1, 0x8c, 0x06, ...new Uint8Array(100_000).fill(0xff)]);
+  assert.throws(() => d.decode(huff), HeaderListTooLargeError);
+});
+
+Deno.test("dynamic table size updates are counted per block", () => {
+  const d = new HpackDecoder(4096, 1000);
+  d.decode(new Uint8Array([0x20, 0x3f, 0xe1, 0x1f, 0x82])); // size 0, size 4096, :method GET
+  assert.equal(d.sizeUpdates, 2);
+  d.decode(new Uint8Array([0x82]));
+  assert.equal(d.sizeUpdates, 0);
 });
 
 Deno.test("values are latin1: every octet maps to one char", () => {

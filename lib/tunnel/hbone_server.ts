@@ -10,7 +10,7 @@ import tls from "node:tls";
 import type { TcpListener } from "../net/tcp_listener.ts";
 import { SocketConn } from "../net/socket_conn.ts";
 import { tieToTransport, transportOf } from "./tls_transport.ts";
-import type { Identity } from "../identity/spiffe.ts";
+import { formatIdentity, type Identity } from "../identity/spiffe.ts";
 import type { WorkloadCertificate } from "../identity/certificate.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../error.ts";
@@ -20,8 +20,7 @@ import { TlsContext } from "./openssl/openssl_context.ts";
 import { OpenSslSocket } from "./openssl/openssl_socket.ts";
 import { type H2Options, H2Session } from "./h2/session.ts";
 import type { H2Stream, Headers } from "./h2/stream.ts";
-import { H2Error } from "./h2/h2_error.ts";
-import { ErrorCode } from "./h2/frame.ts";
+import type { H2ViolationKind } from "./h2/h2_error.ts";
 import { canonicalIp } from "../state/ip.ts";
 
 /** A CONNECT stream that arrived, with the connection facts the inbound proxy decides on. */
@@ -52,7 +51,8 @@ export interface HboneServerOptions {
    * Bad input, refused: `tls` for failed handshakes (bad, missing or foreign certificates, wrong trust
    * domain, not TLS at all), `h2` for HTTP/2 protocol errors that closed a connection.
    */
-  readonly onRejected?: (kind: "tls" | "h2", reason: string) => void;
+  /** A refused or dropped peer: `tls` (handshake, identity, draining) or `h2_<H2ViolationKind>`. */
+  readonly onRejected?: (kind: "tls" | `h2_${H2ViolationKind}`, reason: string) => void;
   /** Which TLS terminates the connections (default node:tls). */
   readonly tls?: TlsBackend;
   /** A TLS handshake must finish within this (default 10 s); a stalled peer is dropped. */
@@ -209,17 +209,17 @@ export class HboneServer {
     const local = { ip: canonicalIp(ch.local.ip) ?? ch.local.ip, port: ch.local.port || this.address.port };
     const session = new H2Session(socket, "server", this.opts.h2);
     this.#sessions.add(session);
-    session.closed.then(() => {
-      this.#sessions.delete(session);
-      const e = session.error;
-      if (e instanceof H2Error && e.code !== ErrorCode.NO_ERROR) {
-        this.opts.log.warn("hbone connection closed on a protocol error", {
-          "src.addr": `${peer.ip}:${peer.port}`,
-          error: e.message,
-        });
-        this.opts.onRejected?.("h2", e.message);
-      }
-    });
+    // A peer that breaks a rule or passes a limit is dropped with GOAWAY: counted by kind, logged once.
+    session.onViolation = (kind, detail) => {
+      this.opts.log.warn("hbone connection dropped", {
+        "src.addr": `${peer.ip}:${peer.port}`,
+        "src.identity": formatIdentity(id),
+        reason: kind,
+        error: detail,
+      });
+      this.opts.onRejected?.(`h2_${kind}`, detail);
+    };
+    session.closed.then(() => this.#sessions.delete(session));
     session.onStream = (stream) => {
       this.opts.onTunnel({
         stream,

@@ -116,9 +116,9 @@ Deno.test("bad input is refused, logged and counted; the node and its live tunne
     const count = (listener: string, kind: string) =>
       metrics.sum("zt_rejected_connections_total", { listener, kind });
     assert.ok(count("hbone", "tls") >= 1, "non-TLS bytes on 15008 counted");
-    assert.ok(count("hbone", "h2") >= 1, "garbage after TLS counted");
+    assert.ok(count("hbone", "h2_protocol") >= 1, "garbage after TLS counted (a bad preface)");
     assert.ok(count("socks5", "handshake") >= 4, "bad SOCKS5 handshakes counted");
-    await node.waitForLog((l) => l.message === "hbone connection closed on a protocol error");
+    await node.waitForLog((l) => l.message === "hbone connection dropped" && l.reason === "protocol");
   } finally {
     const code = await node.stop();
     await echo.close();

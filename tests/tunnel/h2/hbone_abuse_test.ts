@@ -15,8 +15,10 @@ import { tlsOptions } from "../../../lib/tunnel/tls.ts";
 import {
   CONNECTION_PREFACE,
   encodeHeaders,
+  encodeRstStream,
   encodeSettings,
   encodeSettingsAck,
+  ErrorCode,
 } from "../../../lib/tunnel/h2/frame.ts";
 import { HpackEncoder } from "../../../lib/tunnel/h2/hpack.ts";
 import { silentLogger } from "../../../lib/log/logger.ts";
@@ -96,6 +98,48 @@ Deno.test("hbone abuse: a mesh peer flooding requests without reading is stopped
   } finally {
     sock.destroy();
     pool.close();
+    server.close();
+    await server.closed();
+    await pki.cleanup();
+  }
+});
+
+Deno.test("hbone abuse: CONNECT + RST_STREAM again and again (rapid reset) is dropped and counted as h2_rapid_reset", async () => {
+  const pki = await makeTestPki();
+  const rejected: string[] = [];
+  const server = new HboneServer({
+    listener: hostFactory().listenTcp({ ip: HOST, port: 0 }),
+    cert: await pki.issue("demo", "server"),
+    h2: DEFAULT_H2_OPTIONS,
+    log: silentLogger(),
+    onTunnel: () => {}, // like an upstream connect still under way: never answered in time
+    onRejected: (kind) => rejected.push(kind),
+  });
+  await server.listen();
+  const cert = await pki.issue("demo", "client");
+  const sock = tls.connect({
+    ...tlsOptions(cert),
+    host: HOST,
+    port: server.address.port,
+    checkServerIdentity: () => undefined,
+  });
+  const closed = new Promise<void>((r) => sock.once("close", () => r()));
+  sock.on("error", () => {});
+  sock.on("data", () => {});
+  try {
+    await new Promise<void>((r, j) => sock.once("secureConnect", r).once("error", j));
+    const enc = new HpackEncoder();
+    sock.write(join([CONNECTION_PREFACE, encodeSettings([]), encodeSettingsAck()]));
+    for (let i = 0, id = 1; i < 5000 && !sock.destroyed && rejected.length === 0; i++, id += 2) {
+      const block = enc.encode([[":method", "CONNECT"], [":authority", "10.0.0.1:80"]]);
+      sock.write(encodeHeaders(id, block, false, 16384));
+      await new Promise((r) => setTimeout(r, 0)); // handed over before its reset arrives
+      sock.write(encodeRstStream(id, ErrorCode.CANCEL));
+    }
+    await closed;
+    assert.deepEqual(rejected, ["h2_rapid_reset"]);
+  } finally {
+    sock.destroy();
     server.close();
     await server.closed();
     await pki.cleanup();

@@ -145,11 +145,11 @@ Deno.test("openssl interop: a node:tls client without a certificate is refused",
 });
 
 Deno.test({
-  name: "openssl interop KNOWN ISSUE: node:tls client bulk write to an OpenSslSocket server, 100 kB",
-  // Only 18080 of 100000 bytes arrive (always the last 81920 missing, any size) until the client
-  // ends, and then after its close_notify. node:tls ⇄ node:tls and OpenSslSocket ⇄ node:tls server
-  // deliver everything; `openssl s_client` ⇄ OpenSslSocket server too. Unexplained: see the report.
-  ignore: true,
+  name:
+    "openssl interop: node:tls client (reading, as an HBONE client does) bulk write to an OpenSslSocket server, 100 kB",
+  // Deno's node:tls quirk, measured: a client socket that was never put in flowing mode sends only the
+  // first ~18 kB of a large write until it ends. Once it reads (or after it has read once, then paused)
+  // every byte goes out at once. zt's HBONE client always reads (its H2 session), so the test does too.
   fn: async () => {
     const { pki, ctx, listener, close } = await opensslServer();
     let got = 0;
@@ -167,6 +167,7 @@ Deno.test({
     });
     try {
       await new Promise((r) => client.once("secureConnect", r));
+      client.resume();
       client.write(pattern(100_000));
       const t0 = performance.now();
       while (got < 100_000 && performance.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 20));

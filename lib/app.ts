@@ -3,25 +3,20 @@
  */
 import type { Config } from "./config/config.ts";
 import { Logger, LogSink, parseLogFilter } from "./log/logger.ts";
-import { errorMessage, ZtError } from "./error.ts";
 import { ProxyState } from "./state/proxy_state.ts";
-import { LoadBalancerState } from "./state/load_balancer.ts";
-import { LocalConfigSource } from "./state/local_source.ts";
-import { type LocalConfig, parseLocalConfig } from "./state/local_config.ts";
+import type { LocalConfigSource } from "./state/local_source.ts";
+import type { LocalConfig } from "./state/local_config.ts";
+import { startConfigSource } from "./state/config_source.ts";
 import { applyLocalConfig } from "./state/apply_local_config.ts";
-import { BuiltinCa } from "./identity/builtin_ca.ts";
 import { CertManager } from "./identity/cert_manager.ts";
-import { HbonePool } from "./tunnel/hbone_pool.ts";
-import type { H2Options } from "./tunnel/h2/session.ts";
-import { Authorizer } from "./proxy/authorizer.ts";
+import { openCertSource } from "./identity/cert_source.ts";
+import { LocalCertificates } from "./identity/local_certificates.ts";
 import { ConnectionManager } from "./proxy/connection_manager.ts";
-import { ConnectionReporter } from "./proxy/connection_reporter.ts";
-import { OutboundProxy } from "./proxy/outbound.ts";
-import { InboundProxy } from "./proxy/inbound.ts";
 import { PodProxies } from "./proxy/pod_proxies.ts";
-import type { PodHandlers } from "./proxy/pod_proxy.ts";
-import { InboundPlaintext } from "./proxy/inbound_plaintext.ts";
-import { CaptureListeners } from "./proxy/capture_listeners.ts";
+import { buildDataPlane } from "./proxy/data_plane.ts";
+import type { HbonePool } from "./tunnel/hbone_pool.ts";
+import type { CaptureListeners } from "./proxy/capture_listeners.ts";
+import type { DnsProxies } from "./dns/dns_proxies.ts";
 import { Libc } from "./net/libc.ts";
 import { Readiness as SocketReadiness } from "./net/readiness.ts";
 import { SocketFactory } from "./net/socket_factory.ts";
@@ -34,8 +29,6 @@ import { Observability } from "./admin/observability.ts";
 import { formatIdentity } from "./identity/spiffe.ts";
 import type { GrpcChannel } from "./xds/grpc_channel.ts";
 import type { XdsConfigSource } from "./state/xds_source.ts";
-import { DnsProxies } from "./dns/dns_proxies.ts";
-import type { DnsLookupFn } from "./admin/dns_lookup.ts";
 
 export interface AppOptions {
   /** Where log lines go (stderr by default). */
@@ -105,13 +98,6 @@ export class App {
   async #start(): Promise<void> {
     const c = this.config;
     const log = (scope: string) => this.log.child(scope);
-    const h2: H2Options = {
-      streamWindow: c.http2StreamWindowSize,
-      connectionWindow: c.http2ConnectionWindowSize,
-      maxFrameSize: c.http2FrameSize,
-      maxConcurrentStreams: Math.max(200, c.poolMaxStreamsPerConnection),
-      maxHeaderListSize: 64 * 1024,
-    };
 
     // Bind first: the node-level servers, so probes see "not ready" while the rest starts.
     this.#obs = await Observability.start({
@@ -124,7 +110,8 @@ export class App {
       staticConfig: () => this.#localSource?.current,
       shutdown: () => this.shutdown(),
       workloadState: c.inpodEnabled ? () => this.#inpod?.workloadState() : undefined,
-      dnsLookup: () => this.#dnsLookup(),
+      // `/dns_lookup`: a local pod's DNS answer for a name (none while the DNS proxy is off).
+      dnsLookup: () => c.dnsCapture ? this.#dns?.lookupByName.bind(this.#dns) : undefined,
     });
     const ready = this.#obs.readiness;
     const stateTask = ready.register("state manager");
@@ -134,24 +121,10 @@ export class App {
     const proxyTask = c.inpodEnabled ? () => {} : ready.register("proxy");
 
     // Identity.
-    if (c.localCaDir) {
-      const ca = await BuiltinCa.load(c.localCaDir);
-      this.#certs = new CertManager({ source: ca.source(c.secretTtlMs), log: log("identity") });
-    } else if (c.caAddress) {
-      // The gRPC stack loads only when a control plane is configured: standalone nodes stay lighter.
-      const { controlPlaneChannel } = await import("./xds/control_plane_config.ts");
-      const { IstioCaClient } = await import("./identity/ca_client.ts");
-      this.#caChannel = controlPlaneChannel(c, "ca");
-      const source = new IstioCaClient({ channel: this.#caChannel, ttlMs: c.secretTtlMs });
-      this.#certs = new CertManager({ source, log: log("identity") });
-      this.log.info("using the Istio CA", { address: c.caAddress, ttl: `${c.secretTtlMs}ms` });
-    } else {
-      throw new ZtError(
-        "config",
-        "no certificate source: set LOCAL_CA_DIR (built-in CA) or CA_ADDRESS (Istio CA)",
-      );
-    }
-    const certs = this.#certs;
+    const { source, channel } = await openCertSource(c, this.log);
+    this.#caChannel = channel;
+    const certs = this.#certs = new CertManager({ source, log: log("identity") });
+    const localCerts = new LocalCertificates(this.state, certs, c.nodeName);
 
     // The socket seam: every listener and connection of the data plane is made through a factory.
     this.#libc = Libc.open();
@@ -164,80 +137,23 @@ export class App {
       budget: new FdBudget(this.#libc),
     });
 
-    // Data plane.
-    const authorizer = new Authorizer(this.state, log("policy"), c.authzPolicyInfoLogging);
-    const reporter = new ConnectionReporter(log("access"), this.#obs.trafficSink);
-    this.#pool = new HbonePool({
-      h2,
-      maxStreamsPerConnection: c.poolMaxStreamsPerConnection,
-      idleTimeoutMs: c.poolUnusedReleaseTimeoutMs,
-      tls: c.tlsBackend,
-      log: log("tunnel"),
-    });
-    const acceptError = (listener: string, errno: string) => this.#obs?.rejected(listener, `accept_${errno}`);
-    const outbound = new OutboundProxy({
+    // Data plane: proxies, the HBONE pool, DNS, node-level capture, and what every pod's listeners share.
+    const plane = buildDataPlane({
+      config: c,
       state: this.state,
-      lb: new LoadBalancerState(),
-      pool: this.#pool,
+      connections: this.connections,
       certs,
-      connections: this.connections,
-      reporter,
-      log: log("outbound"),
+      factory,
+      trafficSink: this.#obs.trafficSink,
+      registry: this.#obs.registry,
+      rejected: (listener, kind) => this.#obs?.rejected(listener, kind),
+      log,
     });
-    const inbound = new InboundProxy({
-      state: this.state,
-      node: c.nodeName,
-      authorize: (w, conn) => authorizer.decide(w, conn),
-      connections: this.connections,
-      reporter,
-      log: log("inbound"),
-    });
-    // The node's name resolver and, unless ISTIO_META_DNS_CAPTURE turns it off, a DNS proxy per local pod
-    // (ztunnel's 15053); upstream sockets come from each pod's factory. SOCKS5 resolves through the same.
-    const dns = new DnsProxies({
-      state: this.state,
-      sockets: factory,
-      registry: c.dnsCapture ? this.#obs.registry : undefined,
-      log: log("dns"),
-      clusterDomain: c.clusterDomain,
-      ipv6Enabled: c.ipv6Enabled,
-      preferredNamespace: c.preferedServiceNamespace,
-      proxyAddr: c.dnsProxyAddr,
-      upstreams: c.dnsUpstreams,
-      upstreamTimeoutMs: c.dnsUpstreamTimeoutMs,
-    });
-    this.#dns = dns;
-    const serveDns = c.dnsCapture;
-    const capture = c.captureMode === "tproxy"
-      ? new CaptureListeners({
-        outbound,
-        inbound: inbound.deps,
-        factory,
-        log: log("capture"),
-        onAcceptError: acceptError,
-      })
-      : undefined;
+    const { authorizer, handlers, podOptions, capture } = plane;
+    this.#pool = plane.pool;
+    this.#dns = plane.dns;
     this.#capture = capture;
     const inboundLog = log("inbound");
-    const handlers: PodHandlers = {
-      state: this.state,
-      outbound,
-      plaintext: new InboundPlaintext(inbound.deps),
-      onTunnel: (ctx, t) => {
-        inbound.handle(ctx, t).catch((e) => inboundLog.error("inbound failed", { error: errorMessage(e) }));
-      },
-      resolveName: (src, host) => dns.resolver.resolve(src, host),
-      startDns: serveDns
-        ? (pod) => dns.startPod(pod.uid, { ...pod, sockets: pod.factory, workload: pod.workload })
-        : undefined,
-    };
-    const podOptions = {
-      h2,
-      tls: c.tlsBackend,
-      socks5: c.socks5Enabled,
-      onRejected: (listener: "hbone" | "socks5", kind: string) => this.#obs?.rejected(listener, kind),
-      onAcceptError: acceptError,
-    };
     // Pods on their own IPs in zt's netns (standalone, node-level TPROXY), or inside their own
     // namespaces as istio-cni hands them over (in-pod mode).
     let launcher: PodProxyLauncher | undefined;
@@ -279,7 +195,7 @@ export class App {
       });
     }
     const pods = this.#pods;
-    const pool = this.#pool;
+    const pool = plane.pool;
     certs.onChange((ch) => {
       if (!ch.certificate) return;
       // A renewed certificate retires the pooled tunnels made with the old one (closed as their streams end).
@@ -299,7 +215,7 @@ export class App {
       if (ch.kind === "workload" || ch.kind === "all") {
         pods?.reconcile();
         launcher?.reconcile();
-        this.#trackCertificates();
+        localCerts.track();
       }
       if (ch.kind === "policy" || ch.kind === "all" || ch.kind === "workload") {
         authorizer.invalidate();
@@ -319,48 +235,21 @@ export class App {
         c.rootNamespace,
         log("xds"),
       );
-    if (c.localXdsPath) {
-      const errors = this.#obs.registry.counter({
-        name: "zt_local_config_errors",
-        help:
-          "LOCAL_XDS_PATH failures, the last good config kept: kind read, invalid or watch (re-established).",
-        labelNames: ["kind"],
-      });
-      this.#localSource = new LocalConfigSource({
-        path: c.localXdsPath,
-        onConfig: apply,
-        onFailure: (kind) => errors.labels([kind]).inc(1),
-        log: log("xds"),
-      });
-      apply(await this.#localSource.start());
-    } else if (c.localXds) {
-      apply(parseLocalConfig(c.localXds, "LOCAL_XDS"));
-    } else if (c.xdsAddress) {
-      const { controlPlaneChannel, xdsNodeInfo } = await import("./xds/control_plane_config.ts");
-      const { XdsConfigSource } = await import("./state/xds_source.ts");
-      const { XdsMetrics } = await import("./metrics/xds_metrics.ts");
-      const metrics = new XdsMetrics(this.#obs.registry);
-      const node = xdsNodeInfo(c);
-      for (const e of node.errors) log("xds").warn("ignoring node metadata", { error: e });
-      this.#xds = new XdsConfigSource({
-        channel: controlPlaneChannel(c, "xds"),
-        node,
-        state: this.state,
-        log: log("xds"),
-        metrics: {
-          message: (t, b) => metrics.received(t, b),
-          connectionTerminated: (r) => metrics.terminated(r),
-        },
-      });
-      this.#xds.start();
-      // "state manager" stays pending until istiod's first Address and Authorization pushes are ACKed.
-      if (!(await this.#xds.synced)) return;
-    }
+    const config = await startConfigSource({
+      config: c,
+      state: this.state,
+      registry: this.#obs.registry,
+      apply,
+      log: log("xds"),
+    });
+    this.#localSource = config.local;
+    this.#xds = config.xds;
+    if (!(await config.firstSync)) return;
     stateTask();
     await capture?.start();
     if (this.#inpod) {
       // As ztunnel: istio-cni's pods are taken once the first configuration is in.
-      this.#trackCertificates();
+      localCerts.track();
       this.#inpod.start();
       this.log.info("waiting for istio-cni", { node: c.nodeName, zds: c.inpodUds });
       ready.whenReady().then(() => {
@@ -371,62 +260,11 @@ export class App {
       return;
     }
     await pods!.reconcile();
-    if (!(await this.#waitLocalCertificates())) return;
+    if (!(await localCerts.waitAvailable(this.#closing.signal))) return;
     await pods!.reconcile();
     certTask();
     proxyTask();
     this.log.info("zt ready", { node: c.nodeName, pods: pods!.pods.size, instanceIp: c.instanceIp });
-  }
-
-  /** `/dns_lookup`: a local pod's DNS answer for a name (undefined while the DNS proxy is off). */
-  #dnsLookup(): DnsLookupFn | undefined {
-    const dns = this.#dns;
-    if (!dns || !this.config.dnsCapture) return undefined;
-    return async (pod, name, type) => {
-      const w = dns.podByName(pod);
-      return w ? await dns.lookup(w, name, type) : "no pod";
-    };
-  }
-
-  /** Certificates are fetched ahead for every local mesh pod and forgotten when the last one leaves. */
-  #trackCertificates(): void {
-    const ids = new Map<string, { trustDomain: string; namespace: string; serviceAccount: string }>();
-    for (const w of this.state.localWorkloads(this.config.nodeName)) {
-      if (w.protocol !== "HBONE") continue;
-      const id = { trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount };
-      ids.set(`${id.trustDomain}/${id.namespace}/${id.serviceAccount}`, id);
-    }
-    this.#certs?.track([...ids.values()]);
-  }
-
-  /**
-   * Waits until every local mesh pod's certificate is Available. A failed fetch does not end the wait
-   * (the cert manager retries with backoff; the node stays not ready meanwhile). False when closed.
-   */
-  async #waitLocalCertificates(): Promise<boolean> {
-    this.#trackCertificates();
-    const certs = this.#certs!;
-    const signal = this.#closing.signal;
-    const missing = () =>
-      this.state.localWorkloads(this.config.nodeName).some((w) => {
-        const id = { trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount };
-        return w.protocol === "HBONE" && certs.state(id) !== "Available";
-      });
-    if (!missing()) return true;
-    await new Promise<void>((resolve) => {
-      const check = () => {
-        if (!signal.aborted && missing()) return;
-        offCerts();
-        offState();
-        signal.removeEventListener("abort", check);
-        resolve();
-      };
-      const offCerts = certs.onChange(check);
-      const offState = this.state.onChange(check);
-      signal.addEventListener("abort", check);
-      check();
-    });
-    return !signal.aborted;
   }
 
   /** Graceful drain: stop listeners, GOAWAY, let connections finish up to the deadline, close. */

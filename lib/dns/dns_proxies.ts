@@ -210,6 +210,12 @@ export class DnsProxies {
     return undefined;
   }
 
+  /** `lookup` for the pod named `namespace/name` ("no pod" when no local pod has a DNS server). */
+  lookupByName(ref: string, name: string, type: number): Promise<DnsLookupView | "no pod"> {
+    const w = this.podByName(ref);
+    return w ? this.lookup(w, name, type) : Promise.resolve("no pod");
+  }
+
   /** What `pod`'s DNS proxy answers for `name` and `type` (resolved for real, upstream included). */
   async lookup(pod: Workload, name: string, type: number): Promise<DnsLookupView> {
     const q = { name: name.replace(/\.$/, ""), type, class: RClass.IN };

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { buildConfigDump, toJsonValue } from "../../lib/admin/config_dump.ts";
+import { buildConfigDump, serviceToDump, toJsonValue } from "../../lib/admin/config_dump.ts";
+import { addressGateway, hostnameGateway, service } from "../state/fixtures.ts";
 import { sampleSource, sampleState } from "./sample_mesh.ts";
 
 type Obj = Record<string, unknown>;
@@ -75,7 +76,7 @@ Deno.test("services are sorted by hostname with network/ip VIPs, port maps and e
     namespace: "ambient-demo",
     hostname: "httpbin.ambient-demo.svc.cluster.local",
     vips: ["/10.96.0.20"],
-    cidrVips: ["net2/10.1.0.0/16"],
+    cidrVips: [{ cidr: "10.1.0.0/16", network: "net2" }],
     ports: { "80": 8080, "8000": 8080 },
     endpoints: {
       "Kubernetes//Pod/ambient-demo/httpbin-648cd984f8-2q9bn": {
@@ -89,6 +90,7 @@ Deno.test("services are sorted by hostname with network/ip VIPs, port maps and e
     loadBalancer: { routingPreferences: ["Network", "Region"], mode: "Standard", healthPolicy: "AllowAll" },
     ipFamilies: "IPv4",
     canonical: true,
+    visibility: "Public",
   });
   assert.deepEqual(svcs[1].endpoints, {
     "Kubernetes//Pod/ambient-demo/sleep-7656cf8794-lxcmx": {
@@ -150,4 +152,18 @@ Deno.test("toJsonValue turns Maps, Sets, bigints and dates into JSON values", ()
     }),
     { m: { "80": ["x"] }, b: "12", d: "1970-01-01T00:00:00.000Z", nested: [{ k: "v" }] },
   );
+});
+
+Deno.test("services: weighted waypoints as ztunnel's {destination: {destination, hboneMtlsPort}, weight}", () => {
+  const s = service({
+    name: "w",
+    weightedWaypoints: [
+      { destination: hostnameGateway("ops", "wp1.ops.svc.cluster.local"), weight: 90 },
+      { destination: addressGateway("", "10.0.9.7", 15009), weight: 10 },
+    ],
+  });
+  assert.deepEqual(JSON.parse(JSON.stringify(serviceToDump(s, []))).weightedWaypoints, [
+    { destination: { destination: "ops/wp1.ops.svc.cluster.local", hboneMtlsPort: 15008 }, weight: 90 },
+    { destination: { destination: "/10.0.9.7", hboneMtlsPort: 15009 }, weight: 10 },
+  ]);
 });

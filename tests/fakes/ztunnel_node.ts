@@ -20,8 +20,9 @@ export type { LogRecord };
 export const ZTUNNEL_BIN_ENV = "ZTUNNEL_BIN";
 
 /** The binary named by ZTUNNEL_BIN, or why ztunnel cannot run here ("not run: set ZTUNNEL_BIN ..."). */
-export function ztunnelBinary(): { bin: string } | { skip: string } {
-  const bin = Deno.env.get(ZTUNNEL_BIN_ENV);
+export function ztunnelBinary(
+  bin: string | undefined = Deno.env.get(ZTUNNEL_BIN_ENV),
+): { bin: string } | { skip: string } {
   if (!bin) {
     return { skip: `not run: set ${ZTUNNEL_BIN_ENV} to a ztunnel binary (istio/ztunnel's release build)` };
   }

@@ -148,7 +148,7 @@ export function renderMarkdown(input: ReportInput): string {
     out.push(row([st.name, st.description, r.notRun[st.name] ? `not run: ${r.notRun[st.name]}` : "ran"]));
   }
   out.push("", "## Targets (zt, issue 7)", "", ...targetTable(input.targets), "");
-  out.push("![zt ÷ stunnel and stunnel ÷ direct](latest.svg)", "");
+  out.push("![zt ÷ stunnel, zt ÷ ztunnel and stunnel ÷ direct](latest.svg)", "");
   const defs = metricDefs(s);
   const notRun = Object.entries(r.notRun);
   const notRunLine = notRun.length ? `Not run: ${notRun.map(([n, why]) => `${n} (${why})`).join("; ")}.` : "";

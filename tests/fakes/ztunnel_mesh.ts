@@ -15,12 +15,30 @@ import { stringify } from "yaml";
 import { meshPod, type PodSpec, spiffeOf, TEST_NAMESPACE } from "./mesh_config.ts";
 import { must, type Netns } from "./netns.ts";
 
-export const NET = "10.213.0";
-export const ZT_NODE = { name: "zt-node", ip: `${NET}.1` };
-export const SLEEP: PodSpec = { name: "sleep", ip: `${NET}.2`, node: ZT_NODE.name };
-export const ECHO: PodSpec = { name: "echo", ip: `${NET}.3`, node: ZT_NODE.name };
-export const INTRUDER: PodSpec = { name: "intruder", ip: `${NET}.4`, node: ZT_NODE.name };
-export const ZTUNNEL_POD: PodSpec = { name: "ztunnel-pod", ip: `${NET}.10`, node: "ztunnel-node" };
+/** The addresses of one test file's mesh (test files running in parallel each take their own /24). */
+export interface MeshAddrs {
+  readonly ztNode: { readonly name: string; readonly ip: string };
+  readonly sleep: PodSpec;
+  readonly echo: PodSpec;
+  readonly intruder: PodSpec;
+  readonly ztunnelPod: PodSpec;
+}
+
+export function meshAddrs(net: string): MeshAddrs {
+  const ztNode = { name: "zt-node", ip: `${net}.1` };
+  return {
+    ztNode,
+    sleep: { name: "sleep", ip: `${net}.2`, node: ztNode.name },
+    echo: { name: "echo", ip: `${net}.3`, node: ztNode.name },
+    intruder: { name: "intruder", ip: `${net}.4`, node: ztNode.name },
+    ztunnelPod: { name: "ztunnel-pod", ip: `${net}.10`, node: "ztunnel-node" },
+  };
+}
+
+/** ztunnel_interop_test.ts's mesh. */
+export const INTEROP = meshAddrs("10.213.0");
+export const { ztNode: ZT_NODE, sleep: SLEEP, echo: ECHO, intruder: INTRUDER, ztunnelPod: ZTUNNEL_POD } =
+  INTEROP;
 export const ECHO_PORT = 7070;
 /** zt's policy denies ztunnel's pod on this port of `echo`. */
 export const DENIED_PORT = 7071;
@@ -44,7 +62,8 @@ export const ZTUNNEL_ECHO_SVC = svc("ztunnel-echo", "10.96.213.1");
 /** Policy principals are written without `spiffe://`, as Istio's converter writes them. */
 const principal = (p: PodSpec) => spiffeOf(p).replace(/^spiffe:\/\//, "");
 
-export function interopMeshYaml(): string {
+export function interopMeshYaml(m: MeshAddrs = INTEROP): string {
+  const { sleep: SLEEP, echo: ECHO, intruder: INTRUDER, ztunnelPod: ZTUNNEL_POD } = m;
   // Maps, so the port keys are YAML integers.
   const ports = () => new Map([[SVC_PORT, ECHO_PORT]]);
   const endpointOf = (p: PodSpec): Record<string, Map<number, number>> =>
@@ -92,7 +111,12 @@ ${deny("deny-intruder", `principals: [!Exact ${principal(INTRUDER)}]`)}${
 }
 
 /** The ztunnel namespace and the veth to it (the test's end gets the zt node's and pods' addresses). */
-export async function linkZtunnelNamespace(netns: Netns, short: string): Promise<string> {
+export async function linkZtunnelNamespace(
+  netns: Netns,
+  short: string,
+  m: MeshAddrs = INTEROP,
+): Promise<string> {
+  const { ztNode: ZT_NODE, sleep: SLEEP, echo: ECHO, intruder: INTRUDER, ztunnelPod: ZTUNNEL_POD } = m;
   const ns = await netns.add(short);
   const veth = `ztun${Deno.pid % 100000}`;
   await must(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns]);

@@ -48,7 +48,7 @@ export function tableDefs(s: Settings): Record<string, TableDef> {
     },
     connrate1: {
       title: "New tunnelled connections/s, 1 client",
-      note: `${s.connrateSeconds} s; each: connect (+SOCKS5 for zt), 1-byte echo, close. ` +
+      note: `${s.connrateSeconds} s; each: connect (+SOCKS5 for zt and ztunnel), 1-byte echo, close. ` +
         "Connect time = connect until the first echo byte is back.",
     },
     connrate8: {
@@ -62,7 +62,8 @@ export function tableDefs(s: Settings): Record<string, TableDef> {
     },
     memory: {
       title: "Proxy memory (VmRSS)",
-      note: "Per proxy process: 1 = client side (stunnel client, zt node A), 2 = server side. Idle = after " +
+      note:
+        "Per proxy process: 1 = client side (stunnel client, zt or ztunnel node A), 2 = server side. Idle = after " +
         "start and a settle pause, before any traffic. KiB/conn = (RSS with N − RSS just before) / N.",
     },
   };

@@ -31,10 +31,11 @@ function row(cells: string[]): string {
 
 function metricTable(r: Results, defs: MetricDef[]): string[] {
   const runs = Array.from({ length: r.runs }, (_, i) => `run ${i + 1}`);
-  const lines = [row(["figure", "setup", ...runs, "median", "÷ stunnel", "÷ direct"])];
-  lines.push(row(Array(runs.length + 5).fill("---")));
+  const lines = [row(["figure", "setup", ...runs, "median", "÷ stunnel", "÷ ztunnel", "÷ direct"])];
+  lines.push(row(Array(runs.length + 6).fill("---")));
   for (const d of defs) {
     const stunnel = r.median("stunnel", d.id);
+    const ztunnel = r.median("ztunnel", d.id);
     const direct = d.proxyOnly ? undefined : r.median("direct", d.id);
     for (const s of r.setups) {
       if (d.proxyOnly && s.name === "direct") continue;
@@ -48,6 +49,7 @@ function metricTable(r: Results, defs: MetricDef[]): string[] {
         ...vals.map((v) => fmt(v, d.digits)),
         `**${fmt(med, d.digits)}**`,
         ratio(med, stunnel),
+        ratio(med, ztunnel),
         d.proxyOnly ? "–" : ratio(med, direct),
       ]));
     }
@@ -56,8 +58,10 @@ function metricTable(r: Results, defs: MetricDef[]): string[] {
 }
 
 function targetTable(targets: TargetResult[]): string[] {
-  const lines = [row(["target", "requirement", "zt", "stunnel", "zt ÷ stunnel", "met?"])];
-  lines.push(row(Array(6).fill("---")));
+  const lines = [
+    row(["target", "requirement", "zt", "stunnel", "zt ÷ stunnel", "met?", "ztunnel", "zt ÷ ztunnel"]),
+  ];
+  lines.push(row(Array(8).fill("---")));
   for (const t of targets) {
     const met = t.met === undefined ? `n/a (${t.missing ?? "no value"})` : t.met ? "**yes**" : "**no**";
     lines.push(row([
@@ -67,6 +71,8 @@ function targetTable(targets: TargetResult[]): string[] {
       t.reference === undefined ? "–" : `${fmt(t.reference, 1)} ${t.unit}`,
       t.ratio === undefined ? "–" : `${t.ratio.toFixed(2)}×`,
       met,
+      t.ztunnel === undefined ? "–" : `${fmt(t.ztunnel, 1)} ${t.unit}`,
+      t.value === undefined || !t.ztunnel ? "–" : `${(t.value / t.ztunnel).toFixed(2)}×`,
     ]));
   }
   return lines;
@@ -116,11 +122,13 @@ function configTable(r: Results): string[] {
 export function renderMarkdown(input: ReportInput): string {
   const { results: r, settings: s, machine: m } = input;
   const out: string[] = [];
-  out.push(`# zt benchmark: direct vs stunnel vs zt`, "");
+  out.push(`# zt benchmark: direct vs stunnel vs ztunnel vs zt`, "");
   out.push(
     `Measured ${m.date} by \`deno task bench\` (bench/run.ts) in ${Math.round(input.elapsedS)} s` +
       `${s.quick ? ", **BENCH_QUICK=1 (reduced sizes: a smoke run, not the spec)**" : ""}. ` +
-      `Each figure: ${r.runs} runs, all shown, and their median. Ratios compare medians.`,
+      `Each figure: ${r.runs} runs, all shown, and their median. Ratios compare medians; ` +
+      "`÷ ztunnel` is against Istio's ztunnel, which runs on two network namespaces joined by a veth " +
+      "(`zt-netns` is zt on that same topology; `zt` runs on loopback).",
     "",
   );
   out.push("## Machine", "");
@@ -140,7 +148,7 @@ export function renderMarkdown(input: ReportInput): string {
     out.push(row([st.name, st.description, r.notRun[st.name] ? `not run: ${r.notRun[st.name]}` : "ran"]));
   }
   out.push("", "## Targets (zt, issue 7)", "", ...targetTable(input.targets), "");
-  out.push("![zt ÷ stunnel and stunnel ÷ direct](latest.svg)", "");
+  out.push("![zt ÷ stunnel, zt ÷ ztunnel and stunnel ÷ direct](latest.svg)", "");
   const defs = metricDefs(s);
   const notRun = Object.entries(r.notRun);
   const notRunLine = notRun.length ? `Not run: ${notRun.map(([n, why]) => `${n} (${why})`).join("; ")}.` : "";

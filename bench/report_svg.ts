@@ -1,6 +1,7 @@
 /**
- * bench/results/latest.svg: per headline metric, bars for "zt ÷ stunnel" and "stunnel ÷ direct" on a
- * log scale around a 1.0 line, with zt's target marked. Hand-written SVG, no dependencies.
+ * bench/results/latest.svg: per headline metric, bars for "zt ÷ stunnel", "zt ÷ ztunnel" (Istio's
+ * ztunnel, when it ran) and "stunnel ÷ direct" on a log scale around a 1.0 line, with zt's target
+ * (relative to stunnel) marked. Hand-written SVG, no dependencies.
  */
 import type { Results } from "./results.ts";
 import type { Settings } from "./settings.ts";
@@ -12,6 +13,7 @@ interface Row {
   target?: number;
   zt?: number;
   stunnel?: number;
+  ztunnel?: number;
   direct?: number;
   /** An absolute target, shown under the label */
   note?: string;
@@ -30,6 +32,7 @@ function absolute(label: string, r: Results, metric: string, limit: number, unit
     better: "lower",
     zt,
     stunnel: worst(r, "stunnel", metric),
+    ztunnel: worst(r, "ztunnel", metric),
     note: `target ≤ ${limit} ${unit}${verdict}`,
   };
 }
@@ -48,6 +51,7 @@ export function chartRows(r: Results, s: Settings): Row[] {
     target,
     zt: med("zt", m),
     stunnel: med("stunnel", m),
+    ztunnel: med("ztunnel", m),
     direct: proxyOnly ? undefined : med("direct", m),
   });
   const bigN = Math.max(...s.idleCounts);
@@ -72,7 +76,7 @@ const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 
 export function renderSvg(r: Results, s: Settings, subtitle: string): string {
   const rows = chartRows(r, s);
-  const W = 960, left = 250, right = 900, top = 86, rowH = 40;
+  const W = 960, left = 250, right = 900, top = 86, rowH = 54;
   const H = top + rows.length * rowH + 50;
   const lo = -2, hi = 2; // log10 range: 0.01× … 100×
   const x = (v: number) =>
@@ -83,17 +87,20 @@ export function renderSvg(r: Results, s: Settings, subtitle: string): string {
   );
   o.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   o.push(
-    `<text x="16" y="24" font-size="16" font-weight="bold">zt ÷ stunnel and stunnel ÷ direct (medians, log scale)</text>`,
+    `<text x="16" y="24" font-size="16" font-weight="bold">zt ÷ stunnel, zt ÷ ztunnel and stunnel ÷ direct (medians, log scale)</text>`,
   );
   o.push(`<text x="16" y="44" fill="#555">${esc(subtitle)}</text>`);
   o.push(
     `<rect x="16" y="56" width="12" height="10" fill="#2b6cb0"/><text x="32" y="65">zt ÷ stunnel</text>`,
   );
   o.push(
-    `<rect x="130" y="56" width="12" height="10" fill="#a0aec0"/><text x="146" y="65">stunnel ÷ direct</text>`,
+    `<rect x="130" y="56" width="12" height="10" fill="#dd6b20"/><text x="146" y="65">zt ÷ ztunnel</text>`,
   );
   o.push(
-    `<line x1="270" y1="61" x2="270" y2="71" stroke="#c53030" stroke-width="3"/><text x="278" y="65">zt target</text>`,
+    `<rect x="250" y="56" width="12" height="10" fill="#a0aec0"/><text x="266" y="65">stunnel ÷ direct</text>`,
+  );
+  o.push(
+    `<line x1="390" y1="61" x2="390" y2="71" stroke="#c53030" stroke-width="3"/><text x="398" y="65">zt target</text>`,
   );
   for (let d = lo; d <= hi; d++) {
     const gx = x(10 ** d);
@@ -103,6 +110,7 @@ export function renderSvg(r: Results, s: Settings, subtitle: string): string {
     );
     o.push(`<text x="${gx}" y="${H - 24}" text-anchor="middle">${10 ** d}×</text>`);
   }
+  const ztunnelRan = r.setups.some((s) => s.name === "ztunnel") && !r.notRun.ztunnel;
   rows.forEach((row, i) => {
     const y = top + i * rowH;
     const dir = row.better === "higher" ? "higher is better" : "lower is better";
@@ -134,9 +142,11 @@ export function renderSvg(r: Results, s: Settings, subtitle: string): string {
       );
     };
     const zs = row.zt !== undefined && row.stunnel ? row.zt / row.stunnel : undefined;
+    const zz = row.zt !== undefined && row.ztunnel ? row.zt / row.ztunnel : undefined;
     const sd = row.stunnel !== undefined && row.direct ? row.stunnel / row.direct : undefined;
     bar(zs, y + 4, "#2b6cb0", r.notRun.zt ? "zt not run" : "no zt value", row.target);
-    bar(sd, y + 20, "#a0aec0", row.direct === undefined ? "" : "no stunnel value");
+    bar(zz, y + 20, "#dd6b20", ztunnelRan ? "no ztunnel value" : "ztunnel not run");
+    bar(sd, y + 36, "#a0aec0", row.direct === undefined ? "" : "no stunnel value");
     if (row.target) {
       const tx = x(row.target);
       o.push(`<line x1="${tx}" y1="${y + 1}" x2="${tx}" y2="${y + 19}" stroke="#c53030" stroke-width="3"/>`);

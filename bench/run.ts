@@ -1,8 +1,8 @@
 /**
  * `deno task bench`: issue 7's benchmark. Builds the C load generator, starts the sink on the
- * server pod's IP, then for each run (3 by default) starts each setup (direct, stunnel, zt, and the
- * zt-capture hook) fresh, runs every scenario against it and stops it, so runs of different setups
- * interleave. Writes bench/results/latest.{md,svg,json}. Progress goes to stderr.
+ * server pod's IP, then for each run (3 by default) starts each setup (direct, stunnel, ztunnel
+ * when ZTUNNEL_BIN names it, zt, zt-netns, zt-openssl, zt-capture) fresh, runs every scenario against
+ * it and stops it, so runs of different setups interleave. Writes bench/results/latest.{md,svg,json}. Progress goes to stderr.
  * Knobs: see bench/settings.ts (BENCH_QUICK=1 for a smoke run). Process logs: bench/build/logs/.
  */
 import { buildLg } from "./build_lg.ts";
@@ -20,13 +20,14 @@ import { writeReports } from "./write_reports.ts";
 import { SERVER_POD_IP, ZT, ZT_OPENSSL } from "./zt_nodes.ts";
 import { ZT_CAPTURE } from "./zt_capture.ts";
 import { dnsBenchInChild } from "./dns.ts";
+import { ZT_NETNS, ZTUNNEL } from "./ztunnel.ts";
 
 const BENCH = new URL(".", import.meta.url).pathname;
 const RESULTS_DIR = `${BENCH}results`;
 const LOG_DIR = `${BENCH}build/logs`;
 /** The sink listens on the server pod's IP, so every setup reaches the same address. */
 const SINK = `${SERVER_POD_IP}:19000`;
-const ALL_SETUPS: SetupDef[] = [DIRECT, STUNNEL, ZT, ZT_OPENSSL, ZT_CAPTURE];
+const ALL_SETUPS: SetupDef[] = [DIRECT, STUNNEL, ZTUNNEL, ZT, ZT_NETNS, ZT_OPENSSL, ZT_CAPTURE];
 
 async function main(): Promise<number> {
   const startedAt = performance.now();

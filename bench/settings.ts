@@ -2,7 +2,8 @@
  * Sizes and durations of a bench run. The default is the full spec (issue 7); environment knobs:
  *   BENCH_QUICK=1        small sizes and short durations (a smoke run, about 2 minutes)
  *   BENCH_RUNS=N         runs per measurement (default 3)
- *   BENCH_SETUPS=a,b     only these setups (direct, stunnel, zt, zt-capture)
+ *   BENCH_SETUPS=a,b     only these setups (direct, stunnel, ztunnel, zt, zt-netns, zt-openssl, zt-capture)
+ *   ZTUNNEL_BIN=path     Istio's ztunnel binary for the `ztunnel` setup (without it: "not run")
  *   BENCH_SCENARIOS=a,b  only these scenarios (see SCENARIO_IDS)
  */
 

@@ -11,6 +11,8 @@ export interface TargetResult {
   reference?: number;
   /** value ÷ reference, for relative targets */
   ratio?: number;
+  /** Istio's ztunnel's figure for the same thing (a comparison, not part of the target) */
+  ztunnel?: number;
   unit: string;
   met?: boolean;
   /** why it could not be evaluated */
@@ -65,7 +67,8 @@ export function evaluateTargets(r: Results, s: Settings, setup = "zt"): TargetRe
   for (const t of RELATIVE) {
     const value = r.median(setup, t.metric), reference = r.median("stunnel", t.metric);
     const requirement = `${t.op === ">=" ? "≥" : "≤"} ${t.factor.toFixed(1)}× stunnel`;
-    const base = { name: t.name, requirement, value, reference, unit: t.unit };
+    const ztunnel = r.median("ztunnel", t.metric);
+    const base = { name: t.name, requirement, value, reference, unit: t.unit, ztunnel };
     if (value === undefined || reference === undefined) {
       out.push({
         ...base,
@@ -88,7 +91,8 @@ export function evaluateTargets(r: Results, s: Settings, setup = "zt"): TargetRe
   for (const t of absolute) {
     const unit = t.metric.includes("kib") ? "KiB" : "MiB";
     const value = worstNode(r, setup, t.metric), reference = worstNode(r, "stunnel", t.metric);
-    const base = { name: t.name, requirement: `≤ ${t.limit} ${unit}`, value, reference, unit };
+    const ztunnel = worstNode(r, "ztunnel", t.metric);
+    const base = { name: t.name, requirement: `≤ ${t.limit} ${unit}`, value, reference, unit, ztunnel };
     if (value === undefined) out.push({ ...base, missing: notRun ?? `no ${setup} value` });
     else out.push({ ...base, ratio: reference ? value / reference : undefined, met: value <= t.limit });
   }

@@ -130,7 +130,15 @@ export function serviceToDump(
     hostname: s.hostname,
     vips: s.vips.filter(isHostVip).map(addressKey),
   };
-  put(o, "cidrVips", s.vips.filter((v) => !isHostVip(v)).map((v) => `${addressKey(v)}/${v.length}`));
+  // ztunnel's NetworkCidr serializes as a struct, unlike its `network/ip` NetworkAddress strings.
+  put(
+    o,
+    "cidrVips",
+    s.vips.filter((v) => !isHostVip(v)).map((v) => ({
+      cidr: `${v.address}/${v.length}`,
+      network: v.network,
+    })),
+  );
   o.ports = portsToDump(s.ports);
   o.endpoints = eps;
   o.subjectAltNames = [...s.subjectAltNames];
@@ -138,7 +146,7 @@ export function serviceToDump(
   put(
     o,
     "weightedWaypoints",
-    s.weightedWaypoints.map((w) => ({ ...gatewayToDump(w.destination), weight: w.weight })),
+    s.weightedWaypoints.map((w) => ({ destination: gatewayToDump(w.destination), weight: w.weight })),
   );
   if (s.loadBalancer) {
     const lb = s.loadBalancer;

@@ -1,7 +1,8 @@
 /**
- * The label set of Istio's TCP metrics: exactly ztunnel's `CommonTrafficLabels` (names and order),
- * and how a connection's workloads, principals and service map onto it. Unknowns are `unknown`,
- * `request_protocol` is always `tcp`.
+ * The label set of Istio's TCP metrics: exactly ztunnel's `CommonTrafficLabels` (names and order,
+ * its `LocalityLabels` last), and how a connection's workloads, principals and service map onto it.
+ * Unknowns are `unknown`, `request_protocol` is always `tcp`. ztunnel leaves the four locality labels
+ * out only when it knows neither workload; zt always writes them.
  */
 export const TRAFFIC_LABEL_NAMES = [
   "reporter",
@@ -27,6 +28,10 @@ export const TRAFFIC_LABEL_NAMES = [
   "request_protocol",
   "response_flags",
   "connection_security_policy",
+  "source_region",
+  "source_zone",
+  "destination_region",
+  "destination_zone",
 ] as const;
 
 export const FLAGS_INDEX = TRAFFIC_LABEL_NAMES.indexOf("response_flags");
@@ -44,6 +49,7 @@ export interface WorkloadLike {
   readonly canonicalRevision?: string;
   readonly clusterId?: string;
   readonly labels?: Readonly<Record<string, string>>;
+  readonly locality?: { readonly region: string; readonly zone: string };
 }
 
 export interface TrafficLabelsInput {
@@ -96,5 +102,9 @@ export function trafficLabelValues(input: TrafficLabelsInput): string[] {
     "tcp",
     input.responseFlags || "-",
     input.mtls ? "mutual_tls" : UNKNOWN,
+    orUnknown(input.source?.locality?.region),
+    orUnknown(input.source?.locality?.zone),
+    orUnknown(input.destination?.locality?.region),
+    orUnknown(input.destination?.locality?.zone),
   ];
 }

@@ -70,12 +70,14 @@ function fields(rec: ConnectionRecord) {
     "src.workload": rec.srcWorkload?.name,
     "src.namespace": rec.srcWorkload?.namespace,
     "src.identity": rec.srcIdentity,
+    "src.cluster": rec.srcWorkload?.clusterId || undefined,
     "dst.addr": rec.dstAddr,
     "dst.hbone_addr": rec.hboneAddr,
     "dst.service": rec.dstService?.hostname,
     "dst.workload": rec.dstWorkload?.name,
     "dst.namespace": rec.dstWorkload?.namespace,
     "dst.identity": rec.dstIdentity,
+    "dst.cluster": rec.dstWorkload?.clusterId || undefined,
     direction: rec.direction,
   };
 }

@@ -54,6 +54,11 @@ export interface OutboundContext {
   readonly factory: SocketFactory;
   /** The pod whose proxies took the connection (its connections are drained with it). */
   readonly podUid: string;
+  /**
+   * The pod's own IP when zt's netns owns it (pod listeners on the pod's IP): HBONE dials bind it, so the
+   * destination sees the pod's address, as from ztunnel's in-pod sockets.
+   */
+  readonly sourceIp?: string;
 }
 
 export class OutboundProxy {
@@ -181,7 +186,7 @@ export class OutboundProxy {
               ip: route.connect.ip,
               port: route.connect.port,
               factory: ctx.factory,
-              srcIp: ctx.factory.netns ? undefined : src.workloadIps.find(isLoopback),
+              srcIp: ctx.factory.netns ? undefined : ctx.sourceIp ?? src.workloadIps.find(isLoopback),
             },
             route.authority,
             headers,

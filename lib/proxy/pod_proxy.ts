@@ -105,7 +105,9 @@ export class PodProxy {
   }
 
   get #outbound(): OutboundContext {
-    return { factory: this.#o.factory, podUid: this.#o.uid };
+    const p = this.#o.placement;
+    const own = p.kind === "ip" && !p.transparentHbone ? { sourceIp: p.ip } : {};
+    return { factory: this.#o.factory, podUid: this.#o.uid, ...own };
   }
 
   /** Binds every listener of the pod (throws, leaving nothing bound, when one cannot be bound). */

@@ -1,6 +1,7 @@
 /**
  * ztunnel's local config format (`LOCAL_XDS_PATH`): multi-document YAML with `workloads`, `services`,
- * `policies` and zt's `namespaces`, in config_dump's camelCase names, unknown fields rejected.
+ * `policies` and zt's `namespaces`, in config_dump's camelCase names, unknown fields rejected; string
+ * matches as config_dump's `{Exact: …}` maps or as ztunnel's serde_yaml tags (`!Exact …`, yaml_tags.ts).
  * Kubernetes `security.istio.io/*` objects may sit in the same stream; they are passed on untouched.
  * Errors are `ZtError("config", "<source>[ (document N)]: <field path>: <problem>")`.
  */
@@ -18,6 +19,7 @@ import {
 } from "./config_fields.ts";
 import { parseLocalService } from "./local_service.ts";
 import { parseLocalWorkload } from "./local_workload.ts";
+import { untagStringMatches } from "./yaml_tags.ts";
 import { addressKey, type Service, serviceKey, type Workload } from "./types.ts";
 
 export interface NamespaceInfo {
@@ -127,12 +129,14 @@ function collectDocument(value: unknown, where: string, into: Collected): void {
 }
 
 function collectText(t: ConfigText, into: Collected): void {
-  const docs = YAML.parseAllDocuments(t.text);
+  const lines = new YAML.LineCounter();
+  const docs = YAML.parseAllDocuments(t.text, { lineCounter: lines });
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
     const where = list.length > 1 ? `${t.source} (document ${i + 1})` : t.source;
     const err = doc.errors[0];
     if (err) throw new ZtError("config", `${where}: invalid YAML: ${err.message}`);
+    untagStringMatches(doc, where, lines);
     let value: unknown;
     try {
       value = doc.toJS(); // throws on YAML it parsed without errors, e.g. an alias to no anchor

@@ -1,8 +1,11 @@
 /**
  * One `services:` entry of the local config file → a {@link Service}. `name`, `namespace`, `hostname`,
  * `vips` and `ports` are required; `canonical` defaults to false and `visibility` to Public, as in ztunnel.
+ * CIDR VIPs come as `vips` entries `network/ip/length` (zt) or as ztunnel's `cidrVips: [{network, cidr}]`;
+ * `ipFamilies` takes ztunnel's `IPv4` / `IPv6` / `Dual` as well as zt's `IPv4Only` / `IPv6Only`.
  */
 import {
+  configError,
   expectBool,
   expectEnum,
   expectFields,
@@ -21,6 +24,7 @@ import type {
   LoadBalancer,
   LoadBalancingMode,
   LoadBalancingScope,
+  NetworkCidr,
   Service,
   WeightedWaypoint,
 } from "./types.ts";
@@ -30,6 +34,7 @@ const FIELDS = [
   "namespace",
   "hostname",
   "vips",
+  "cidrVips",
   "ports",
   "subjectAltNames",
   "waypoint",
@@ -44,6 +49,23 @@ const SCOPES: readonly LoadBalancingScope[] = ["Region", "Zone", "Subzone", "Nod
 /** "Standard" is how ztunnel's config_dump spells UnspecifiedMode. */
 const MODES = ["UnspecifiedMode", "Standard", "Strict", "Failover", "Passthrough"] as const;
 const HEALTH: readonly HealthPolicy[] = ["OnlyHealthy", "AllowAll"];
+const IP_FAMILIES = ["Automatic", "IPv4Only", "IPv6Only", "Dual", "IPv4", "IPv6"] as const;
+/** ztunnel's serde names (its config_dump's too) → zt's. */
+const IP_FAMILY_ALIASES: Record<string, NonNullable<Service["ipFamilies"]>> = {
+  IPv4: "IPv4Only",
+  IPv6: "IPv6Only",
+};
+
+/** One of ztunnel's `cidrVips`: `{network, cidr: "ip/length"}` (network defaults to ""). */
+function parseCidrVip(v: unknown, at: string): NetworkCidr {
+  const o = expectFields(v, at, ["network", "cidr"]);
+  const network = o.network === undefined ? "" : expectString(o.network, `${at}.network`);
+  const cidr = expectString(required(o, "cidr", at), `${at}.cidr`);
+  if (network.includes("/") || cidr.split("/").length !== 2) {
+    throw configError(`${at}.cidr`, `invalid CIDR "${cidr}" (expected ip/length)`);
+  }
+  return expectNetworkAddress(`${network}/${cidr}`, `${at}.cidr`, true);
+}
 
 function parseLoadBalancer(v: unknown, at: string): LoadBalancer {
   const o = expectFields(v, at, ["routingPreferences", "mode", "healthPolicy"]);
@@ -85,6 +107,9 @@ export function parseLocalService(raw: unknown, at: string): Service {
   const vips = expectList(required(o, "vips", at), `${at}.vips`).map((v, i) =>
     expectNetworkAddress(v, `${at}.vips[${i}]`, true)
   );
+  const cidrVips = o.cidrVips === undefined
+    ? []
+    : expectList(o.cidrVips, `${at}.cidrVips`).map((v, i) => parseCidrVip(v, `${at}.cidrVips[${i}]`));
   const ports = expectPortMap(required(o, "ports", at), `${at}.ports`);
   const weighted = o.weightedWaypoints === undefined
     ? []
@@ -93,7 +118,7 @@ export function parseLocalService(raw: unknown, at: string): Service {
     name,
     namespace,
     hostname,
-    vips,
+    vips: [...vips, ...cidrVips],
     ports,
     subjectAltNames: o.subjectAltNames === undefined
       ? []
@@ -104,10 +129,8 @@ export function parseLocalService(raw: unknown, at: string): Service {
       ? {}
       : { loadBalancer: parseLoadBalancer(o.loadBalancer, `${at}.loadBalancer`) }),
     ...(o.ipFamilies === undefined ? {} : {
-      ipFamilies: expectEnum(
-        o.ipFamilies,
-        `${at}.ipFamilies`,
-        ["Automatic", "IPv4Only", "IPv6Only", "Dual"] as const,
+      ipFamilies: ((f) => IP_FAMILY_ALIASES[f] ?? f as NonNullable<Service["ipFamilies"]>)(
+        expectEnum(o.ipFamilies, `${at}.ipFamilies`, IP_FAMILIES),
       ),
     }),
     canonical: o.canonical === undefined ? false : expectBool(o.canonical, `${at}.canonical`),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { buildConfigDump, toJsonValue } from "../../lib/admin/config_dump.ts";
+import { buildConfigDump, serviceToDump, toJsonValue } from "../../lib/admin/config_dump.ts";
+import { addressGateway, hostnameGateway, service } from "../state/fixtures.ts";
 import { sampleSource, sampleState } from "./sample_mesh.ts";
 
 type Obj = Record<string, unknown>;
@@ -75,7 +76,7 @@ Deno.test("services are sorted by hostname with network/ip VIPs, port maps and e
     namespace: "ambient-demo",
     hostname: "httpbin.ambient-demo.svc.cluster.local",
     vips: ["/10.96.0.20"],
-    cidrVips: ["net2/10.1.0.0/16"],
+    cidrVips: [{ cidr: "10.1.0.0/16", network: "net2" }],
     ports: { "80": 8080, "8000": 8080 },
     endpoints: {
       "Kubernetes//Pod/ambient-demo/httpbin-648cd984f8-2q9bn": {
@@ -219,4 +220,18 @@ Deno.test("every key zt writes is ztunnel's, in ztunnel's order (zt's one extens
   }
   for (const p of d.policies as Obj[]) check(p, ZTUNNEL_KEYS.policy, "policy");
   for (const c of d.certificates as Obj[]) check(c, ZTUNNEL_KEYS.certificate, "certificate");
+});
+
+Deno.test("services: weighted waypoints as ztunnel's {destination: {destination, hboneMtlsPort}, weight}", () => {
+  const s = service({
+    name: "w",
+    weightedWaypoints: [
+      { destination: hostnameGateway("ops", "wp1.ops.svc.cluster.local"), weight: 90 },
+      { destination: addressGateway("", "10.0.9.7", 15009), weight: 10 },
+    ],
+  });
+  assert.deepEqual(JSON.parse(JSON.stringify(serviceToDump(s, []))).weightedWaypoints, [
+    { destination: { destination: "ops/wp1.ops.svc.cluster.local", hboneMtlsPort: 15008 }, weight: 90 },
+    { destination: { destination: "/10.0.9.7", hboneMtlsPort: 15009 }, weight: 10 },
+  ]);
 });

@@ -14,6 +14,7 @@ function sample(): Results {
   r.setups = [
     { name: "direct", description: "d" },
     { name: "stunnel", description: "s" },
+    { name: "ztunnel", description: "Istio's ztunnel" },
     { name: "zt", description: "z" },
     { name: "zt-capture", description: "c" },
   ];
@@ -31,6 +32,13 @@ function sample(): Results {
     "connrate1.conn_per_s": [600, 600, 600],
     "mem.idle_mib.1": [10, 10, 10],
     "mem.idle_mib.2": [11, 11, 11],
+  });
+  put("ztunnel", {
+    "tput1.mbps": [800, 760, 840],
+    "pingpong.rtt_us": [70, 60, 80],
+    "connrate1.conn_per_s": [1000, 1000, 1000],
+    "mem.idle_mib.1": [16, 17, 16],
+    "mem.idle_mib.2": [16, 16, 16],
   });
   put("zt", {
     "tput1.mbps": [400, 380, 420],
@@ -96,13 +104,35 @@ Deno.test("markdown: runs, median, ratios, not-run setups and targets", () => {
     targets: evaluateTargets(r, settings),
     elapsedS: 1,
   });
+  // Columns: runs, median, ÷ stunnel, ÷ ztunnel, ÷ direct.
   assert.match(
     md,
-    /\| throughput \(MB\/s\) \| zt \| 400 \| 380 \| 420 \| \*\*400\*\* \| 0\.65× \| 0\.12× \|/,
+    /\| throughput \(MB\/s\) \| zt \| 400 \| 380 \| 420 \| \*\*400\*\* \| 0\.65× \| 0\.50× \| 0\.12× \|/,
   );
   assert.match(
     md,
-    /\| throughput \(MB\/s\) \| stunnel \| 600 \| 650 \| 620 \| \*\*620\*\* \| 1\.00× \| 0\.18× \|/,
+    /\| throughput \(MB\/s\) \| stunnel \| 600 \| 650 \| 620 \| \*\*620\*\* \| 1\.00× \| 0\.78× \| 0\.18× \|/,
+  );
+  assert.match(
+    md,
+    /\| throughput \(MB\/s\) \| ztunnel \| 800 \| 760 \| 840 \| \*\*800\*\* \| 1\.29× \| 1\.00× \| 0\.24× \|/,
+  );
+  // Proxy-only figures have no direct ratio, but a ztunnel one (added RTT: zt 80 µs, ztunnel 30 µs).
+  assert.match(
+    md,
+    /\| added RTT \(µs\) \| zt \| 80\.0 \| 70\.0 \| 90\.0 \| \*\*80\.0\*\* \| 1\.60× \| 2\.67× \| – \|/,
+  );
+  // Setups side by side in the order given: direct, stunnel, ztunnel, zt.
+  const order = ["direct", "stunnel", "ztunnel", "zt"].map((n) => md.indexOf(`| throughput (MB/s) | ${n} |`));
+  assert.deepEqual([...order].sort((a, b) => a - b), order);
+  // Targets stay relative to stunnel; ztunnel's figure and zt ÷ ztunnel are shown next to them.
+  assert.match(
+    md,
+    /\| single-connection throughput \| ≥ 1\.0× stunnel \| 400\.0 MB\/s \| 620\.0 MB\/s \| 0\.65× \| \*\*no\*\* \| 800\.0 MB\/s \| 0\.50× \|/,
+  );
+  assert.match(
+    md,
+    /\| idle RSS, per node \| ≤ 60 MiB \| 81\.0 MiB \| 11\.0 MiB \| 7\.36× \| \*\*no\*\* \| 16\.0 MiB \| 5\.06× \|/,
   );
   assert.match(md, /Not run: zt-capture \(capture not implemented\)/);
   assert.match(md, /\| 2 \| test cpu \|/);
@@ -115,6 +145,32 @@ Deno.test("svg: one well-formed document with a 1.0 line and the zt bars", () =>
   assert.match(svg, /subtitle &amp; more/);
   assert.match(svg, />1×</);
   assert.match(svg, /0\.65× ✗/); // zt ÷ stunnel single-connection throughput, target missed
+  assert.match(svg, />zt ÷ ztunnel</);
+  assert.match(svg, />0\.50×</); // zt ÷ ztunnel single-connection throughput (no target marker)
+  assert.doesNotMatch(svg, /NaN|undefined/);
+});
+
+Deno.test("markdown and svg without ztunnel: its ratios are '–', its setup 'not run: set ZTUNNEL_BIN'", () => {
+  const r = sample();
+  r.records = r.records.filter((x) => x.setup !== "ztunnel");
+  r.notRun.ztunnel = "set ZTUNNEL_BIN to a ztunnel binary (istio/ztunnel's release build)";
+  const md = renderMarkdown({
+    results: r,
+    settings,
+    machine,
+    stunnelVersion: "stunnel 5.68",
+    targets: evaluateTargets(r, settings),
+    elapsedS: 1,
+  });
+  assert.match(md, /\| ztunnel \| Istio's ztunnel \| not run: set ZTUNNEL_BIN to a ztunnel binary/);
+  assert.match(
+    md,
+    /\| throughput \(MB\/s\) \| zt \| 400 \| 380 \| 420 \| \*\*400\*\* \| 0\.65× \| – \| 0\.12× \|/,
+  );
+  assert.doesNotMatch(md, /\| throughput \(MB\/s\) \| ztunnel \|/);
+  assert.match(md, /\| single-connection throughput \|.*\| \*\*no\*\* \| – \| – \|/);
+  const svg = renderSvg(r, settings, "s");
+  assert.match(svg, />ztunnel not run</);
   assert.doesNotMatch(svg, /NaN|undefined/);
 });
 

@@ -114,8 +114,10 @@ function headersOf(md: grpc.Metadata): Record<string, string> {
 }
 
 export interface FakeIstiodOptions {
-  /** Server certificate; by default one for `localhost`, `istiod.istio-system.svc` and 127.0.0.1. */
+  /** Server certificate; by default one for `localhost`, `istiod.istio-system.svc` and the host. */
   readonly tls?: ServerTls & { readonly caPem: string };
+  /** The IPv4 address to listen on (default 127.0.0.1), e.g. one a peer in another netns can reach. */
+  readonly host?: string;
   readonly caHandler?: CaHandler;
 }
 
@@ -130,7 +132,12 @@ export class FakeIstiod {
   #nonce = 0;
   #waiters = new Set<() => void>();
 
-  private constructor(readonly port: number, tls: ServerTls & { caPem: string }, caHandler: CaHandler) {
+  private constructor(
+    readonly port: number,
+    tls: ServerTls & { caPem: string },
+    caHandler: CaHandler,
+    readonly host: string,
+  ) {
     this.#tls = tls;
     this.#caHandler = caHandler;
   }
@@ -141,19 +148,24 @@ export class FakeIstiod {
       const ca = await makeControlPlaneCa();
       const server = await ca.issueServer({
         dns: ["localhost", "istiod.istio-system.svc"],
-        ips: ["127.0.0.1"],
+        ips: [opts.host ?? "127.0.0.1"],
       });
       tls = { ...server, caPem: ca.caPem };
     }
-    const f = new FakeIstiod(0, tls, opts.caHandler ?? failingCaHandler(grpc.status.UNIMPLEMENTED, "no CA"));
+    const f = new FakeIstiod(
+      0,
+      tls,
+      opts.caHandler ?? failingCaHandler(grpc.status.UNIMPLEMENTED, "no CA"),
+      opts.host ?? "127.0.0.1",
+    );
     const port = await f.#listen(0);
     (f as { port: number }).port = port;
     return f;
   }
 
-  /** `https://127.0.0.1:<port>`. */
+  /** `https://<host>:<port>`. */
   get address(): string {
-    return `https://127.0.0.1:${this.port}`;
+    return `https://${this.host}:${this.port}`;
   }
 
   /** The PEM root that verifies this server. */
@@ -196,7 +208,7 @@ export class FakeIstiod {
     }], false);
     this.#server = server;
     return new Promise((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, creds, (err, bound) => (err ? reject(err) : resolve(bound)))
+      server.bindAsync(`${this.host}:${port}`, creds, (err, bound) => (err ? reject(err) : resolve(bound)))
     );
   }
 

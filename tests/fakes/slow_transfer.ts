@@ -12,6 +12,8 @@ export interface TransferResult {
   /** Everything was sent and the identical bytes came back, ended by a clean EOF. */
   readonly complete: boolean;
   readonly error?: string;
+  /** How the read side ended: a clean EOF, a reset (ECONNRESET), or another error. */
+  readonly readEnd: "eof" | "reset" | "error";
   /** performance.now() when the read side ended (EOF or reset). */
   readonly endedAt: number;
 }
@@ -28,6 +30,7 @@ export async function slowTransfer(
   let error: string | undefined;
   let overflow = false;
   let endedAt = 0;
+  let readEnd: TransferResult["readEnd"] = "eof";
   const reading = (async () => {
     const buf = new Uint8Array(64 * 1024);
     try {
@@ -39,6 +42,7 @@ export async function slowTransfer(
         received += n;
       }
     } catch (e) {
+      readEnd = e instanceof Deno.errors.ConnectionReset ? "reset" : "error";
       error ??= `read: ${(e as Error).message}`;
     } finally {
       endedAt = performance.now();
@@ -62,5 +66,5 @@ export async function slowTransfer(
   } catch { /* closed */ }
   const complete = !error && !overflow && sent === total && received === total &&
     back.every((b, i) => b === data[i]);
-  return { sent, received, complete, error, endedAt };
+  return { sent, received, complete, error, readEnd, endedAt };
 }

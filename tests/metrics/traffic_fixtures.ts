@@ -25,6 +25,10 @@ export const ISTIO_ORDER = [
   "request_protocol",
   "response_flags",
   "connection_security_policy",
+  "source_region",
+  "source_zone",
+  "destination_region",
+  "destination_zone",
 ];
 
 export const sleep: WorkloadLike = {
@@ -46,5 +50,6 @@ export const httpbin: WorkloadLike = {
   canonicalRevision: "v2",
   clusterId: "Kubernetes",
   labels: {},
+  locality: { region: "us-east1", zone: "us-east1-b" },
 };
 export const svc = { hostname: "httpbin.default.svc.cluster.local", name: "httpbin", namespace: "default" };

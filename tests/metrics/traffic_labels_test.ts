@@ -41,11 +41,15 @@ Deno.test("labels are derived from workloads, principals and the service; unknow
     request_protocol: "tcp",
     response_flags: "-",
     connection_security_policy: "mutual_tls",
+    source_region: "unknown",
+    source_zone: "unknown",
+    destination_region: "us-east1",
+    destination_zone: "us-east1-b",
   });
   const bare = trafficLabelValues({ reporter: "source", mtls: false });
   assert.equal(bare[0], "source");
   assert.deepEqual(bare.slice(1, 20), Array(19).fill("unknown"));
-  assert.deepEqual(bare.slice(20), ["tcp", "-", "unknown"]);
+  assert.deepEqual(bare.slice(20), ["tcp", "-", "unknown", "unknown", "unknown", "unknown", "unknown"]);
   // workload name falls back to the pod name
   const noWl = trafficLabelValues({
     reporter: "source",

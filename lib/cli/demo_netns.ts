@@ -139,11 +139,12 @@ export class DemoNamespaces {
     await Deno.rename(`${this.#lockPath}.tmp`, this.#lockPath);
   }
 
+  /** Queues `fn` after the changes before it; refused once a release has been asked for. */
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => {
-      if (this.#released) throw new ZtError("demo", "the demo's namespaces are being removed");
-      return fn();
-    });
+    if (this.#released) {
+      return Promise.reject(new ZtError("demo", "the demo's namespaces are being removed"));
+    }
+    const run = this.#queue.then(fn);
     this.#queue = run.catch(() => {});
     return run;
   }

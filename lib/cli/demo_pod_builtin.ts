@@ -17,6 +17,8 @@ export interface PodResolver {
   readonly nameservers: readonly string[];
   readonly search: readonly string[];
   readonly ndots: number;
+  /** The nameservers' port: 53, as resolv.conf cannot say otherwise (tests use another). */
+  readonly port?: number;
 }
 
 /** The resolver settings of a resolv.conf text (glibc's defaults where a line is missing). Pure. */
@@ -48,7 +50,12 @@ export function candidateNames(name: string, r: PodResolver): string[] {
 const TIMEOUT_MS = 3000;
 
 /** One A query to `server`:53 from a socket in the pod: the addresses, or an rcode name / "timeout". */
-async function queryA(factory: SocketFactory, server: string, name: string): Promise<string[] | string> {
+async function queryA(
+  factory: SocketFactory,
+  server: string,
+  port: number,
+  name: string,
+): Promise<string[] | string> {
   const id = crypto.getRandomValues(new Uint16Array(1))[0];
   const query = encodeMessage({
     id,
@@ -83,7 +90,7 @@ async function queryA(factory: SocketFactory, server: string, name: string): Pro
           resolve(m.answers.filter((a) => a.type === RType.A).map((a) => formatIpBytes(a.data)));
         } catch { /* not an answer to us: keep waiting */ }
       });
-      socket.send(query, 53, server);
+      socket.send(query, port, server);
     });
   } finally {
     socket.close();
@@ -103,7 +110,7 @@ export async function resolveInPod(factory: SocketFactory, r: PodResolver, name:
   let last = "no nameserver in resolv.conf";
   for (const candidate of candidateNames(name, r)) {
     for (const server of r.nameservers) {
-      const got = await queryA(factory, server, candidate);
+      const got = await queryA(factory, server, r.port ?? 53, candidate);
       if (typeof got === "string") {
         last = `${candidate}: ${got}`;
         continue;

@@ -49,10 +49,10 @@ export class PodHttpbin {
   readonly #listener: TcpListener;
   readonly #open = new Set<net.Socket>();
 
-  /** Listens on 0.0.0.0:`port` in the factory's namespace (now: a bind failure throws). */
-  constructor(readonly name: string, factory: SocketFactory, port: number) {
+  /** Listens on `ip`:`port` in the factory's namespace (now: a bind failure throws). */
+  constructor(readonly name: string, factory: SocketFactory, port: number, ip = "0.0.0.0") {
     const libc = factory.libc;
-    this.#listener = factory.listenTcp({ ip: "0.0.0.0", port });
+    this.#listener = factory.listenTcp({ ip, port });
     this.#listener.serve({ onConnection: ({ socket, fd }) => this.#serve(libc, socket, fd) });
   }
 

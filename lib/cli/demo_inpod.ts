@@ -115,14 +115,16 @@ export async function inpodDemo(): Promise<number> {
     r.out("both nodes ready: istio-cni's snapshot taken, every pod's proxy running in its namespace");
 
     r.step("5. Inside pod sleep: zt's listeners, and its DNS");
-    r.show("ip netns exec sleep ss -ltn");
-    const ss = await rig.namespaces.must("sleep", ["ss", "-ltn"]);
-    r.out(ss);
-    const ports = ss.split("\n").map((l) => l.trim().split(/\s+/)[3] ?? "");
-    r.expect(
-      ["15001", "15006", "15008", "15053"].every((p) => ports.some((a) => a.endsWith(`:${p}`))),
-      "zt listens on 15001, 15006, 15008 and 15053 inside pod sleep (zt itself runs in node-a)",
-    );
+    if (onPath("ss")) {
+      r.show("ip netns exec sleep ss -ltn");
+      const ss = await rig.namespaces.must("sleep", ["ss", "-ltn"]);
+      r.out(ss);
+      const ports = ss.split("\n").map((l) => l.trim().split(/\s+/)[3] ?? "");
+      r.expect(
+        ["15001", "15006", "15008", "15053"].every((p) => ports.some((a) => a.endsWith(`:${p}`))),
+        "zt listens on 15001, 15006, 15008 and 15053 inside pod sleep (zt itself runs in node-a)",
+      );
+    } else r.out("(ss is not installed: the listeners in pod sleep are not shown)");
     r.out(`(${client.describe()})`);
     r.show(client.lookupCommand(sleep, "httpbin"));
     const dns = await client.lookup(sleep, "httpbin");

@@ -164,6 +164,20 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "zt demo (in-pod): a step that fails (a node refuses its environment) → exit 1, the reason, nothing left",
+  ...inpod,
+  fn: async () => {
+    const { code, out } = await startDemo([], { INPOD_PORT_REUSE: "maybe" }).done();
+    assert.equal(code, 1, out);
+    assert.match(out, /demo failed: node-[ab] exited \(1\) before the expected log line/);
+    assert.match(out, /invalid INPOD_PORT_REUSE/);
+    assert.match(out, /1 step\(s\) failed/);
+    await assertNothingLeft(tempDir(out));
+  },
+});
+
+Deno.test({
   name: "zt demo (in-pod): killed outright, the next run removes its leftovers, then walks the guide: exit 0",
   ...inpod,
   fn: async () => {

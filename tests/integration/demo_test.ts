@@ -181,7 +181,7 @@ Deno.test({
   ...inpod,
   fn: async () => {
     const killed = startDemo([]);
-    await killed.waitFor(/^== 7\. /);
+    await killed.waitFor(/^== 5\. /);
     killed.child.kill("SIGKILL");
     const first = await killed.done();
     const oldDir = tempDir(first.out);

@@ -95,7 +95,7 @@ export async function inpodDemo(): Promise<number> {
 
     r.step("3. istio-cni's part: zt cni per node (in-pod rules in each ambient pod, the pods over ZDS)");
     for (const n of INPOD_NODES) {
-      r.show(`ip netns exec ${n.ns} zt ${rig.cniArgs(n).slice(1).join(" ").replaceAll(rig.dir + "/", "")} &`);
+      r.show(`ip netns exec ${n.ns} zt ${rig.cniArgs(n).map(rel).join(" ")} &`);
     }
     await rig.startCni();
     r.show("ip netns exec sleep iptables-save -t nat | grep REDIRECT");

@@ -196,6 +196,18 @@ Deno.test({
     assert.match(out, new RegExp(`removing what an interrupted zt demo, pid ${killed.child.pid}, left`));
     assert.match(out, /^zt demo: in-pod mode/m);
     // The guide's steps, with unmodified clients inside the pods.
+    assert.match(
+      out,
+      /^\$ ip netns exec node-a zt cni --config mesh\.yaml --node node-a --uds node-a\.sock --ipv6 false &$/m,
+    );
+    assert.match(
+      out,
+      new RegExp(
+        "^\\$ ip netns exec node-b env NODE_NAME=node-b INSTANCE_IP=172\\.18\\.0\\.3 LOCAL_XDS_PATH=mesh\\.yaml " +
+          "LOCAL_CA_DIR=ca INPOD_ENABLED=true INPOD_UDS=node-b\\.sock zt run &$",
+        "m",
+      ),
+    );
     assert.match(out, /^\$ ip netns exec sleep curl -sS --max-time 5 http:\/\/httpbin:8000\/$/m);
     assert.match(out, /^\$ ip netns exec sleep dig \+search \+noall \+answer httpbin$/m);
     assert.match(out, /^ {2}httpbin\.ambient-demo\.svc\.cluster\.local\.\s+30\s+IN\s+A\s+10\.96\.0\.20$/m);

@@ -75,7 +75,7 @@ export async function demoCommand(args: string[]): Promise<number> {
       return await loopbackDemo();
     case "inpod":
       console.log(
-        "zt demo: in-pod mode (network namespaces, zt cni, in-pod zt nodes; --loopback for the other)",
+        "zt demo: in-pod mode (network namespaces, zt cni, in-pod zt nodes; --loopback for the loopback demo)",
       );
       try {
         return await inpodDemo();

@@ -130,10 +130,6 @@ export class DemoNamespaces {
     return self;
   }
 
-  get exec(): Exec {
-    return this.#exec;
-  }
-
   async #save(): Promise<void> {
     await Deno.writeTextFile(`${this.#lockPath}.tmp`, JSON.stringify(this.#lock));
     await Deno.rename(`${this.#lockPath}.tmp`, this.#lockPath);

@@ -25,10 +25,6 @@ export class NetnsProcess {
     this.#logs = new LogCollector(this.#child.stderr, name);
   }
 
-  get pid(): number {
-    return this.#child.pid;
-  }
-
   get logs(): readonly LogRecord[] {
     return this.#logs.logs;
   }

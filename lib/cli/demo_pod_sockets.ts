@@ -27,10 +27,6 @@ export class PodSockets {
     return new PodSockets(Libc.open());
   }
 
-  get libc(): Libc {
-    return this.#libc;
-  }
-
   /** The socket factory of the pod whose namespace file is `netnsPath` (opened once). */
   factory(netnsPath: string): SocketFactory {
     if (this.#closed) throw new ZtError("demo", "the demo's pod sockets are closed");

@@ -6,10 +6,6 @@ export class DemoReport {
   #failures = 0;
   #muted = false;
 
-  get failures(): number {
-    return this.#failures;
-  }
-
   /** Prints nothing more (the demo was interrupted: what still runs is being torn down). */
   mute(): void {
     this.#muted = true;

@@ -11,6 +11,7 @@ import { inpodBlocker } from "../../lib/cli/demo_inpod_probe.ts";
 import { netnsSkipReason } from "../fakes/netns.ts";
 
 const SKIP = await netnsSkipReason(["ip", "sysctl"]);
+if (SKIP) console.log(`demo_netns_test: skipped: ${SKIP}`);
 const opts = { ignore: SKIP !== undefined, sanitizeOps: false, sanitizeResources: false };
 const ns = (s: string) => `ztdn-${Deno.pid}-${s}`;
 

@@ -82,3 +82,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "zt demo --loopback: Ctrl-C stops the nodes and removes the temp directory, exit 130",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "demo", "--loopback"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let out = "";
+    const errText = new Response(child.stderr).text();
+    const dec = new TextDecoder();
+    const reader = child.stdout.getReader();
+    while (!/^== 5\. /m.test(out)) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += dec.decode(r.value, { stream: true });
+    }
+    child.kill("SIGINT");
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += dec.decode(r.value, { stream: true });
+    }
+    const { code } = await child.status;
+    const err = await errText;
+    assert.equal(code, 130, out + err);
+    assert.match(err, /SIGINT: cleaning up/);
+    const dir = tempDir(out);
+    assert.ok(!(await exists(dir)), "the temp directory is left");
+    // The nodes were started with LOCAL_XDS_PATH in the temp directory: none may still run.
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      let env = "";
+      try {
+        env = Deno.readTextFileSync(`/proc/${e.name}/environ`);
+      } catch { /* gone, or another user's */ }
+      assert.ok(!env.includes(dir), `process ${e.name} still runs with ${dir}`);
+    }
+  },
+});

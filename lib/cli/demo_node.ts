@@ -13,6 +13,13 @@ export interface DemoNode {
   stop(signal?: Deno.Signal): Promise<number>;
 }
 
+/** A JSON log record as ztunnel's plain log line: `LEVEL scope message key=value ...`. */
+export function formatLogLine(rec: LogRecord): string {
+  const { time: _t, level, scope, message, ...fields } = rec;
+  const kv = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? JSON.stringify(v) : v}`);
+  return `${String(level).toUpperCase()} ${scope} ${message} ${kv.join(" ")}`;
+}
+
 export async function startDemoNode(opts: {
   name: string;
   ip: string;
@@ -29,12 +36,9 @@ export async function startDemoNode(opts: {
       return text.trimEnd().split("\n").map((l) => `  ${l}`).join("\n");
     },
     async waitForAccess(direction) {
-      const rec = await p.waitForLog((l) => l.message === "connection complete" && l.direction === direction);
-      const { time: _t, level, scope, message, ...fields } = rec;
-      const kv = Object.entries(fields).map(([k, v]) =>
-        `${k}=${typeof v === "string" ? JSON.stringify(v) : v}`
+      return formatLogLine(
+        await p.waitForLog((l) => l.message === "connection complete" && l.direction === direction),
       );
-      return `${String(level).toUpperCase()} ${scope} ${message} ${kv.join(" ")}`;
     },
     async waitForPolicy(key, present) {
       for (let i = 0; i < 100; i++) {

@@ -2,7 +2,7 @@
 import { PROXY_HELP, proxyCommand, RUN_HELP, runCommand } from "./lib/cli/run.ts";
 import { CA_HELP, caCommand } from "./lib/cli/ca.ts";
 import { VERSION } from "./lib/version.ts";
-import { demoCommand } from "./lib/cli/demo.ts";
+import { DEMO_HELP, demoCommand } from "./lib/cli/demo.ts";
 import { POLICY_CHECK_HELP, policyCommand } from "./lib/cli/policy_check.ts";
 import { REDIRECT_HELP, redirectCommand } from "./lib/cli/redirect.ts";
 import { CNI_HELP, cniCommand } from "./lib/cli/cni.ts";
@@ -21,8 +21,9 @@ export const COMMANDS: Record<
   },
   ca: { summary: "ca init DIR: write a built-in CA (Istio plug-in CA files)", run: caCommand, help: CA_HELP },
   demo: {
-    summary: "run Istio's ambient L4 guide on this machine (two nodes, policies) and clean up",
+    summary: "run Istio's ambient L4 guide on this machine (in-pod mode as root, else loopback) and clean up",
     run: demoCommand,
+    help: DEMO_HELP,
   },
   config: {
     summary: "config workloads|services|policies|secrets|all: a running node's view",

@@ -1,6 +1,6 @@
 /** The README's promises stay true to the code: its two commands, its tables, CI's command. */
 import assert from "node:assert/strict";
-import { SETTINGS } from "../lib/config/config.ts";
+import { SETTINGS } from "../lib/config/settings.ts";
 import { COMMANDS } from "../main.ts";
 
 const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));

@@ -3,7 +3,8 @@
  * `zt proxy ztunnel` is the same, under the arguments Istio's ztunnel chart gives its container.
  */
 import { parseArgs } from "node:util";
-import { loadConfig, SETTINGS } from "../config/config.ts";
+import { loadConfig } from "../config/config.ts";
+import { SETTINGS } from "../config/settings.ts";
 import { App } from "../app.ts";
 import { errorMessage } from "../error.ts";
 

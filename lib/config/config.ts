@@ -5,6 +5,7 @@
 import {
   ConfigError,
   isIpLiteral,
+  normalizeAddress,
   parseBool,
   parseBytes,
   parseDuration,
@@ -12,10 +13,13 @@ import {
   parseHostPort,
   parseUint,
 } from "./parse.ts";
+import { dnsSettings } from "./dns_settings.ts";
+import { inpodSettings } from "./inpod_settings.ts";
+import { istioMetaEnv, proxyMetadata } from "./proxy_metadata.ts";
+import { parseSecretTtl } from "./secret_ttl.ts";
+import { type Env, type SettingName, type SettingReader, settingReader } from "./settings.ts";
 import { parseLogFilter } from "../log/logger.ts";
 import { isLoopback } from "../state/ip.ts";
-import { parse as parseYaml } from "yaml";
-import { parseSocketAddr } from "../state/ip.ts";
 
 export interface Config {
   readonly nodeName: string;
@@ -100,185 +104,6 @@ export interface Config {
   readonly ipv6Enabled: boolean;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** Every setting zt reads: its environment variable, its flag, its default and what it means. */
-export const SETTINGS = [
-  [
-    "NODE_NAME",
-    "node-name",
-    "(hostname)",
-    "This node's name; workloads whose `node` equals it are local pods.",
-  ],
-  [
-    "INSTANCE_IP",
-    "instance-ip",
-    "127.0.0.1",
-    "This node's IP. A loopback IP (127.x, ::1) is a loopback node: admin, metrics and readiness bind it.",
-  ],
-  ["POD_NAME", "pod-name", "ztunnel", "zt's own pod name (xDS node id)."],
-  ["POD_NAMESPACE", "pod-namespace", "istio-system", "zt's own namespace (xDS node id)."],
-  ["SERVICE_ACCOUNT", "service-account", "ztunnel", "zt's own service account."],
-  ["CLUSTER_ID", "cluster-id", "Kubernetes", "Cluster id, sent as the `clusterid` header."],
-  ["CLUSTER_DOMAIN", "cluster-domain", "cluster.local", "DNS suffix for service short names."],
-  ["TRUST_DOMAIN", "trust-domain", "cluster.local", "Default SPIFFE trust domain."],
-  ["NETWORK", "network", "", "This node's network name."],
-  [
-    "LOCAL_XDS_PATH",
-    "local-xds-path",
-    "",
-    "Standalone config: a YAML file or directory, watched for changes.",
-  ],
-  ["LOCAL_XDS", "local-xds", "", "Standalone config given inline (YAML)."],
-  ["LOCAL_CA_DIR", "local-ca-dir", "", "Built-in CA: a directory written by `zt ca init`."],
-  ["XDS_ADDRESS", "xds-address", "(see README)", "istiod's xDS address; empty disables xDS."],
-  ["CA_ADDRESS", "ca-address", "(see README)", "Istio CA address; empty disables it."],
-  [
-    "XDS_ROOT_CA",
-    "xds-root-ca",
-    "./var/run/secrets/istio/root-cert.pem",
-    "xDS server root: file, inline PEM or SYSTEM.",
-  ],
-  [
-    "CA_ROOT_CA",
-    "ca-root-ca",
-    "./var/run/secrets/istio/root-cert.pem",
-    "CA server root: file, inline PEM or SYSTEM.",
-  ],
-  ["ALT_XDS_HOSTNAME", "alt-xds-hostname", "", "Extra accepted xDS server name."],
-  ["ALT_CA_HOSTNAME", "alt-ca-hostname", "", "Extra accepted CA server name."],
-  [
-    "AUTH_TOKEN",
-    "auth-token",
-    "./var/run/secrets/tokens/istio-token",
-    "Bearer token file (re-read per call).",
-  ],
-  ["SECRET_TTL", "secret-ttl", "24h", "Workload certificate lifetime; renewed at half-life."],
-  [
-    "POOL_MAX_STREAMS_PER_CONNECTION",
-    "pool-max-streams-per-connection",
-    "100",
-    "HBONE streams per pooled connection.",
-  ],
-  [
-    "POOL_UNUSED_RELEASE_TIMEOUT",
-    "pool-unused-release-timeout",
-    "5m",
-    "Idle pooled connections are closed after this.",
-  ],
-  ["HTTP2_STREAM_WINDOW_SIZE", "http2-stream-window-size", "4194304", "HTTP/2 stream flow-control window."],
-  ["HTTP2_CONNECTION_WINDOW_SIZE", "http2-connection-window-size", "16777216", "HTTP/2 connection window."],
-  ["HTTP2_FRAME_SIZE", "http2-frame-size", "1048576", "HTTP/2 max frame size."],
-  [
-    "CONNECTION_TERMINATION_DEADLINE",
-    "connection-termination-deadline",
-    "5s",
-    "Drain deadline for live connections.",
-  ],
-  ["UNSTABLE_ENABLE_SOCKS5", "enable-socks5", "true", "SOCKS5 listener on each local pod's IP, port 15080."],
-  [
-    "ADMIN_ADDR",
-    "admin-addr",
-    "localhost:15000",
-    "Admin server address; `localhost` is 127.0.0.1 and ::1 (INSTANCE_IP on a loopback node).",
-  ],
-  ["STATS_ADDR", "stats-addr", "[::]:15020", "Prometheus metrics address (INSTANCE_IP on a loopback node)."],
-  [
-    "READINESS_ADDR",
-    "readiness-addr",
-    "[::]:15021",
-    "Readiness probe address (INSTANCE_IP on a loopback node).",
-  ],
-  ["RUST_LOG", "log-level", "info", "Log filter, e.g. `info,xds=debug,inbound=trace`."],
-  ["LOG_FORMAT", "log-format", "plain", "`plain` or `json`."],
-  ["ROOT_NAMESPACE", "root-namespace", "istio-system", "Istio's root namespace (mesh-wide policies)."],
-  ["AUTHZ_POLICY_INFO_LOGGING", "authz-policy-info-logging", "false", "Log policy decisions at info."],
-  [
-    "ZT_TLS",
-    "tls",
-    "node",
-    "TLS under HBONE: `node` (node:tls) or `openssl` (the system's libssl.so.3 through FFI; experimental, see README).",
-  ],
-  [
-    "ZT_CAPTURE",
-    "capture",
-    "none",
-    "`tproxy`: capture pods' traffic (15001/15006, after `zt redirect install`); `none`.",
-  ],
-  ["PROXY_MODE", "proxy-mode", "shared", "`shared` (one zt for the node's pods) or `dedicated`."],
-  [
-    "INPOD_ENABLED",
-    "inpod-enabled",
-    "false",
-    "In-pod mode: take pods from istio-cni over ZDS (also on when INPOD_UDS is set).",
-  ],
-  ["INPOD_UDS", "inpod-uds", "/var/run/ztunnel/ztunnel.sock", "istio-cni's ZDS socket."],
-  ["INPOD_PORT_REUSE", "inpod-port-reuse", "true", "SO_REUSEPORT on the per-pod listeners."],
-  ["PACKET_MARK", "packet-mark", "1337 (shared mode)", "SO_MARK on every pod socket."],
-  [
-    "KEEPALIVE_ENABLED",
-    "keepalive-enabled",
-    "true",
-    "TCP keepalive on zt's connections and captured sockets.",
-  ],
-  ["KEEPALIVE_TIME", "keepalive-time", "180s", "Idle time before the first keepalive probe."],
-  ["KEEPALIVE_INTERVAL", "keepalive-interval", "180s", "Time between keepalive probes."],
-  ["KEEPALIVE_RETRIES", "keepalive-retries", "9", "Unanswered probes before the connection is dropped."],
-  [
-    "USER_TIMEOUT_ENABLED",
-    "user-timeout-enabled",
-    "false",
-    "TCP_USER_TIMEOUT = time + retries × interval on the same sockets.",
-  ],
-  // DNS proxy (lib/dns/)
-  [
-    "ISTIO_META_DNS_CAPTURE",
-    "dns-capture",
-    "(on)",
-    "Each local pod's DNS proxy on port 15053; off when set to anything but `true` (also `DNS_CAPTURE` in PROXY_CONFIG's proxyMetadata).",
-  ],
-  [
-    "ISTIO_META_DNS_PROXY_ADDR",
-    "dns-proxy-addr",
-    "localhost:15053",
-    "DNS proxy address: `localhost:P` (in a pod 127.0.0.1 and ::1; in loopback mode the pod's IP) or one `IP:P`.",
-  ],
-  [
-    "ZT_DNS_UPSTREAMS",
-    "dns-upstreams",
-    "(/etc/resolv.conf)",
-    "Upstream resolvers for names outside the mesh, `ip:port,...`; default the nameservers of /etc/resolv.conf.",
-  ],
-  [
-    "ZT_DNS_UPSTREAM_TIMEOUT",
-    "dns-upstream-timeout",
-    "(resolv.conf, else 5s)",
-    "Timeout of one upstream try (two rounds over the servers, or resolv.conf's `attempts:`).",
-  ],
-  [
-    "PREFERED_SERVICE_NAMESPACE",
-    "prefered-service-namespace",
-    "",
-    "DNS tie-break among services sharing a hostname (deprecated in ztunnel).",
-  ],
-  [
-    "IPV6_ENABLED",
-    "ipv6-enabled",
-    "true",
-    "AAAA answers for mesh names; the DNS proxy's ::1 listener in a pod.",
-  ],
-] as const;
-
-export type SettingName = (typeof SETTINGS)[number][0];
-
-/** Reads the value of a setting: the flag (by its long name) first, then the environment. */
-function reader(env: Env, flags: Readonly<Record<string, string | undefined>>) {
-  return (name: SettingName): string | undefined => {
-    const flag = SETTINGS.find((s) => s[0] === name)![1];
-    return flags[flag] ?? env[name];
-  };
-}
-
 function prefixed(env: Env, prefix: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
@@ -295,7 +120,7 @@ export function loadConfig(
   flags: Readonly<Record<string, string | undefined>> = {},
   hostname = "localhost",
 ): Config {
-  const get = reader(env, flags);
+  const get = settingReader(env, flags);
   const str = (n: SettingName, d: string) => get(n) ?? d;
   const instanceIp = str("INSTANCE_IP", "127.0.0.1");
   if (!isIpLiteral(instanceIp)) throw new ConfigError("INSTANCE_IP", instanceIp, "expected an IP address");
@@ -361,7 +186,7 @@ export function loadConfig(
     caHeaders: prefixed(env, "CA_HEADER_"),
     istioMetaEnv: istioMetaEnv(env),
     proxyMetadata: proxyMetadata(env.PROXY_CONFIG),
-    secretTtlMs: secretTtl(str("SECRET_TTL", "24h")),
+    secretTtlMs: parseSecretTtl(str("SECRET_TTL", "24h")),
     poolMaxStreamsPerConnection: parseUint(
       "POOL_MAX_STREAMS_PER_CONNECTION",
       str("POOL_MAX_STREAMS_PER_CONNECTION", "100"),
@@ -403,130 +228,8 @@ export function loadConfig(
   return Object.freeze(cfg);
 }
 
-/** The DNS proxy's settings (ztunnel: DNS_CAPTURE and DNS_PROXY_ADDR from the ISTIO_META_* proxy metadata). */
-function dnsSettings(get: (n: SettingName) => string | undefined, meta: Record<string, string>) {
-  const capture = get("ISTIO_META_DNS_CAPTURE") ?? meta.DNS_CAPTURE;
-  const addrText = get("ISTIO_META_DNS_PROXY_ADDR") ?? meta.DNS_PROXY_ADDR ?? "localhost:15053";
-  const m = /^localhost:(\d+)$/.exec(addrText.trim());
-  let dnsProxyAddr: { host: string; port: number };
-  if (m) dnsProxyAddr = { host: "localhost", port: parseUint("ISTIO_META_DNS_PROXY_ADDR", m[1], 0, 65535) };
-  else {
-    const a = parseSocketAddr(addrText.trim());
-    if (!a) {
-      throw new ConfigError("ISTIO_META_DNS_PROXY_ADDR", addrText, "expected localhost:PORT or IP:PORT");
-    }
-    dnsProxyAddr = { host: a.ip, port: a.port };
-  }
-  const upstreamText = get("ZT_DNS_UPSTREAMS");
-  const dnsUpstreams = upstreamText === undefined ? undefined : upstreamText.split(",").map((s) => s.trim())
-    .filter(Boolean).map((s) => {
-      const a = parseSocketAddr(s) ?? parseSocketAddr(`${s.includes(":") ? `[${s}]` : s}:53`);
-      if (!a) throw new ConfigError("ZT_DNS_UPSTREAMS", upstreamText, `"${s}" is not ip:port`);
-      return a;
-    });
-  const timeout = get("ZT_DNS_UPSTREAM_TIMEOUT");
-  return {
-    dnsCapture: capture === undefined || capture.trim().toLowerCase() === "true",
-    dnsProxyAddr,
-    dnsUpstreams,
-    dnsUpstreamTimeoutMs: timeout === undefined
-      ? undefined
-      : parseDuration("ZT_DNS_UPSTREAM_TIMEOUT", timeout),
-    preferedServiceNamespace: get("PREFERED_SERVICE_NAMESPACE") || undefined,
-    ipv6Enabled: parseBool("IPV6_ENABLED", get("IPV6_ENABLED") ?? "true"),
-  };
-}
-
-function istioMetaEnv(env: Env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && /^ISTIO_META(JSON)?_./.test(k)) out[k] = v;
-  }
-  return out;
-}
-
-/** `proxyMetadata` of a PROXY_CONFIG YAML document (values as strings); {} when unset. */
-function proxyMetadata(text: string | undefined): Record<string, string> {
-  if (!text?.trim()) return {};
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError("PROXY_CONFIG", text.slice(0, 40), `invalid YAML: ${(e as Error).message}`);
-  }
-  const meta = (doc as { proxyMetadata?: unknown } | null)?.proxyMetadata;
-  if (meta === undefined || meta === null) return {};
-  if (typeof meta !== "object" || Array.isArray(meta)) {
-    throw new ConfigError("PROXY_CONFIG", text.slice(0, 40), "proxyMetadata must be a map");
-  }
-  return Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, String(v)]));
-}
-
-function normalizeAddress(variable: string, value: string): string {
-  const v = value.trim();
-  if (v === "") return "";
-  const withScheme = /^[a-z]+:\/\//.test(v) ? v : `https://${v}`;
-  try {
-    const u = new URL(withScheme);
-    if (!u.port && u.protocol !== "https:") throw new Error("no port");
-  } catch {
-    throw new ConfigError(
-      variable,
-      value,
-      "expected an address such as https://istiod.istio-system.svc:15012",
-    );
-  }
-  return withScheme;
-}
-
-/** PROXY_MODE, INPOD_* and PACKET_MARK, as ztunnel reads them (plus INPOD_ENABLED, which the chart sets). */
-function inpodSettings(get: (n: SettingName) => string | undefined) {
-  const proxyMode = parseEnum("PROXY_MODE", get("PROXY_MODE") ?? "shared", ["shared", "dedicated"] as const);
-  const enabled = get("INPOD_ENABLED");
-  const uds = get("INPOD_UDS");
-  const explicit = enabled !== undefined && parseBool("INPOD_ENABLED", enabled);
-  if (explicit && proxyMode !== "shared") {
-    throw new ConfigError("INPOD_ENABLED", enabled!, "in-pod mode needs PROXY_MODE=shared");
-  }
-  const mark = get("PACKET_MARK");
-  return {
-    proxyMode,
-    inpodEnabled: proxyMode === "shared" && (explicit || (uds !== undefined && uds !== "")),
-    inpodUds: uds || "/var/run/ztunnel/ztunnel.sock",
-    inpodPortReuse: parseBool("INPOD_PORT_REUSE", get("INPOD_PORT_REUSE") ?? "true"),
-    packetMark: mark !== undefined
-      ? parseUint("PACKET_MARK", mark, 0, 2 ** 32 - 1)
-      : proxyMode === "shared"
-      ? 1337
-      : undefined,
-  };
-}
-
-/**
- * SECRET_TTL, bounded to what can be issued and renewed: at least 1 minute, so that the half left after
- * the renewal at half-life holds two CA calls with their 10 s deadline and the 1 s retry between them
- * (shorter values never became ready, or renewed before their certificate could be used); at most 90 days,
- * istiod's default MAX_WORKLOAD_CERT_TTL, beyond which istiod refuses the request.
- */
-export const SECRET_TTL_BOUNDS_MS = { min: 60_000, max: 90 * 86_400_000 } as const;
-
-function secretTtl(value: string): number {
-  const ms = parseDuration("SECRET_TTL", value);
-  if (ms < SECRET_TTL_BOUNDS_MS.min || ms > SECRET_TTL_BOUNDS_MS.max) {
-    throw new ConfigError(
-      "SECRET_TTL",
-      value,
-      [
-        "expected a certificate lifetime from 1m to 90d",
-        "(a shorter one cannot be renewed safely at half-life; istiod refuses a longer one by default)",
-      ].join(" "),
-    );
-  }
-  return ms;
-}
-
 /** CONNECTION_TERMINATION_DEADLINE, else derived from TERMINATION_GRACE_PERIOD_SECONDS as ztunnel does. */
-function terminationDeadline(env: Env, get: (n: SettingName) => string | undefined): number {
+function terminationDeadline(env: Env, get: SettingReader): number {
   const explicit = get("CONNECTION_TERMINATION_DEADLINE");
   if (explicit !== undefined) return parseDuration("CONNECTION_TERMINATION_DEADLINE", explicit);
   const grace = env.TERMINATION_GRACE_PERIOD_SECONDS;

@@ -72,6 +72,24 @@ export function parseEnum<T extends string>(variable: string, value: string, all
   return v;
 }
 
+/** An xDS or CA address as a URL (`https://` when no scheme is given); "" stays "" (disabled). */
+export function normalizeAddress(variable: string, value: string): string {
+  const v = value.trim();
+  if (v === "") return "";
+  const withScheme = /^[a-z]+:\/\//.test(v) ? v : `https://${v}`;
+  try {
+    const u = new URL(withScheme);
+    if (!u.port && u.protocol !== "https:") throw new Error("no port");
+  } catch {
+    throw new ConfigError(
+      variable,
+      value,
+      "expected an address such as https://istiod.istio-system.svc:15012",
+    );
+  }
+  return withScheme;
+}
+
 export function isIpLiteral(v: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(v) || (v.includes(":") && /^[0-9a-fA-F:.]+$/.test(v));
 }

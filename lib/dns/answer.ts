@@ -12,7 +12,7 @@
  * - a hit found by stripping a search domain (not through a wildcard) answers with a CNAME to the
  *   stripped name, whose A/AAAA records follow.
  */
-import type { Endpoint } from "../state/proxy_state.ts";
+import type { Endpoint } from "../state/workload_index.ts";
 import { ipFamily } from "../state/ip.ts";
 import { type Service, serviceKey, type Workload } from "../state/types.ts";
 import { plainLabels } from "./dns_name.ts";

@@ -3,7 +3,9 @@
  * forwarding failures and the forwarding time, labelled with the query type (lowercase), the transport
  * and the asking pod's canonical service and revision ("unknown" when empty or the pod is unknown).
  */
-import type { CounterFamily, HistogramFamily, Registry } from "../metrics/registry.ts";
+import type { CounterFamily } from "../metrics/metric_family.ts";
+import type { HistogramFamily } from "../metrics/histogram.ts";
+import type { Registry } from "../metrics/registry.ts";
 import type { Workload } from "../state/types.ts";
 import { typeName } from "./dns_types.ts";
 

@@ -3,7 +3,8 @@
  * (zt_dns_rejected_requests_total{reason}), logged at debug each, and warned about at most once per
  * interval with the count since the last warning (a flood cannot flood the log).
  */
-import type { CounterFamily, Registry } from "../metrics/registry.ts";
+import type { CounterFamily } from "../metrics/metric_family.ts";
+import type { Registry } from "../metrics/registry.ts";
 import type { Logger } from "../log/logger.ts";
 
 export type RejectReason =

@@ -24,11 +24,7 @@ export {
   type CertManagerOptions,
   type CertsDump,
   type CertSource,
-  type CertState,
-  type Clock,
-  INITIAL_BACKOFF_MS,
-  MAX_TIMER_MS,
-  MIN_REFRESH_MS,
-  systemClock,
 } from "./cert_manager.ts";
+export { type CertState, INITIAL_BACKOFF_MS, MAX_TIMER_MS, MIN_REFRESH_MS } from "./cert_entry.ts";
+export { type Clock, systemClock } from "./clock.ts";
 export { lifetimeStart, renewalTime } from "./renewal_time.ts";

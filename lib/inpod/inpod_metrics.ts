@@ -1,5 +1,6 @@
 /** In-pod mode's metrics, as ztunnel registers them: in the root registry, so without the `istio_` prefix. */
-import type { Counter, Gauge, Registry } from "../metrics/registry.ts";
+import type { Counter, Gauge } from "../metrics/metric_family.ts";
+import type { Registry } from "../metrics/registry.ts";
 
 export class InpodMetrics {
   readonly activeProxies: Gauge;

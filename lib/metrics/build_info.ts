@@ -1,5 +1,6 @@
 /** `istio_build{component="ztunnel",tag}`: a constant 1 naming the build, as ztunnel exports it. */
-import type { GaugeFamily, Registry } from "./registry.ts";
+import type { GaugeFamily } from "./metric_family.ts";
+import type { Registry } from "./registry.ts";
 
 export function registerBuildInfo(registry: Registry, tag: string): GaugeFamily {
   const g = registry.gauge({

@@ -2,7 +2,8 @@
  * The metrics endpoint (ztunnel's `[::]:15020`): `GET /metrics` and `GET /stats/prometheus`, in
  * Prometheus text, or OpenMetrics when the Accept header asks for `application/openmetrics-text`.
  */
-import { contentTypeFor, type MetricsFormat, type Registry } from "./registry.ts";
+import { contentTypeFor, type MetricsFormat } from "./exposition.ts";
+import type { Registry } from "./registry.ts";
 
 export interface MetricsServerOptions {
   readonly hostname?: string;

@@ -8,7 +8,8 @@
  * in `istio_tcp_sent_bytes_total` for both reporters (the historical flip of istio/istio#32399), so
  * `sent` feeds received_bytes and `recv` feeds sent_bytes.
  */
-import type { Counter, CounterFamily, GaugeFamily, Registry } from "./registry.ts";
+import type { Counter, CounterFamily, GaugeFamily } from "./metric_family.ts";
+import type { Registry } from "./registry.ts";
 import {
   FLAGS_INDEX,
   type Reporter,

@@ -1,5 +1,6 @@
 /** ztunnel's xDS client metrics: stream terminations by reason, messages and bytes by type URL. */
-import type { CounterFamily, Registry } from "./registry.ts";
+import type { CounterFamily } from "./metric_family.ts";
+import type { Registry } from "./registry.ts";
 
 /** Why an xDS stream ended, as ztunnel labels it. */
 export type XdsTerminationReason = "ConnectionError" | "Error" | "Reconnect" | "Complete";

@@ -3,8 +3,9 @@
  * the xDS client and the local config source write into it, proxies and the admin server read it.
  */
 import { type Authorization, policyKey } from "../policy/model.ts";
-import { prefixContains } from "./ip.ts";
-import { addressKey, type PortMap, type Service, serviceKey, type Workload } from "./types.ts";
+import { ServiceIndex } from "./service_index.ts";
+import type { PortMap, Service, Workload } from "./types.ts";
+import { type Endpoint, WorkloadIndex } from "./workload_index.ts";
 
 export type StateChangeKind = "workload" | "service" | "policy" | "all";
 export interface StateChange {
@@ -12,37 +13,10 @@ export interface StateChange {
 }
 export type StateListener = (change: StateChange) => void;
 
-export interface Endpoint {
-  readonly workload: Workload;
-  readonly ports: PortMap;
-}
-
 export interface StateSnapshot {
   readonly workloads: readonly Workload[];
   readonly services: readonly Service[];
   readonly policies: readonly Authorization[];
-}
-
-interface CidrEntry {
-  readonly network: string;
-  readonly address: string;
-  readonly length: number;
-  readonly key: string;
-}
-
-/**
- * Ranks services sharing an address or hostname as ztunnel does: services in the client's namespace,
- * then `canonical` ones, then any (ties by key, for determinism). `visibility: Namespace` services are
- * hidden from other namespaces (and from callers that give no namespace).
- */
-export function rankServices(services: Iterable<Service>, clientNamespace?: string): Service[] {
-  const visible = [...services].filter((s) =>
-    s.visibility !== "Namespace" || s.namespace === clientNamespace
-  );
-  const score = (s: Service) => (s.namespace === clientNamespace ? 2 : 0) + (s.canonical ? 1 : 0);
-  return visible.sort((a, b) =>
-    score(b) - score(a) || (serviceKey(a) < serviceKey(b) ? -1 : serviceKey(a) > serviceKey(b) ? 1 : 0)
-  );
 }
 
 export class ProxyState {
@@ -51,21 +25,8 @@ export class ProxyState {
   #batchDepth = 0;
   /** Kinds changed inside the current batch, notified when it ends. */
   #held = new Set<StateChangeKind>();
-  #workloads = new Map<string, Workload>();
-  /** `network/ip` → uid (HostNetwork workloads are not indexed). */
-  #workloadsByAddr = new Map<string, string>();
-  /** ip → uids on any network (inbound lookups, where the network is implied by the node). */
-  #workloadsByIp = new Map<string, Set<string>>();
-  #services = new Map<string, Service>();
-  /** `network/ip` → service keys with that exact VIP. */
-  #servicesByVip = new Map<string, Set<string>>();
-  #cidrVips: CidrEntry[] = [];
-  /** hostname → service keys (ServiceEntry hostnames may repeat across namespaces). */
-  #servicesByHost = new Map<string, Set<string>>();
-  /** service key → uid → ports, derived from workloads' `services` maps (kept for unknown services too). */
-  #endpoints = new Map<string, Map<string, PortMap>>();
-  /** service key → sorted endpoints, rebuilt lazily after a workload of that service changes. */
-  #endpointCache = new Map<string, readonly Endpoint[]>();
+  readonly #workloads = new WorkloadIndex();
+  readonly #services = new ServiceIndex();
   #policies = new Map<string, Authorization>();
 
   get version(): number {
@@ -102,102 +63,26 @@ export class ProxyState {
 
   // ---- workloads ----
 
-  #indexWorkload(w: Workload): void {
-    this.#workloads.set(w.uid, w);
-    if (w.networkMode !== "HostNetwork") {
-      for (const ip of w.workloadIps) {
-        this.#workloadsByAddr.set(addressKey({ network: w.network, address: ip }), w.uid);
-        let uids = this.#workloadsByIp.get(ip);
-        if (!uids) this.#workloadsByIp.set(ip, uids = new Set());
-        uids.add(w.uid);
-      }
-    }
-    for (const [key, ports] of w.services) {
-      let eps = this.#endpoints.get(key);
-      if (!eps) this.#endpoints.set(key, eps = new Map());
-      eps.set(w.uid, ports);
-      this.#endpointCache.delete(key);
-    }
-  }
-
-  #unindexWorkload(uid: string): boolean {
-    const w = this.#workloads.get(uid);
-    if (!w) return false;
-    this.#workloads.delete(uid);
-    for (const ip of w.workloadIps) {
-      const k = addressKey({ network: w.network, address: ip });
-      if (this.#workloadsByAddr.get(k) === uid) this.#workloadsByAddr.delete(k);
-      const uids = this.#workloadsByIp.get(ip);
-      uids?.delete(uid);
-      if (uids && uids.size === 0) this.#workloadsByIp.delete(ip);
-    }
-    for (const key of w.services.keys()) {
-      const eps = this.#endpoints.get(key);
-      eps?.delete(uid);
-      this.#endpointCache.delete(key);
-      if (eps && eps.size === 0) this.#endpoints.delete(key);
-    }
-    return true;
-  }
-
   upsertWorkload(w: Workload): void {
-    this.#unindexWorkload(w.uid);
-    this.#indexWorkload(w);
+    this.#workloads.set(w);
     this.#changed("workload");
   }
 
   removeWorkload(uid: string): boolean {
-    if (!this.#unindexWorkload(uid)) return false;
+    if (!this.#workloads.delete(uid)) return false;
     this.#changed("workload");
     return true;
   }
 
   // ---- services ----
 
-  #indexService(s: Service): void {
-    const key = serviceKey(s);
-    this.#services.set(key, s);
-    for (const vip of s.vips) {
-      if (vip.length === undefined) {
-        const k = addressKey(vip);
-        let set = this.#servicesByVip.get(k);
-        if (!set) this.#servicesByVip.set(k, set = new Set());
-        set.add(key);
-      } else {
-        this.#cidrVips.push({ network: vip.network, address: vip.address, length: vip.length, key });
-      }
-    }
-    let hosts = this.#servicesByHost.get(s.hostname);
-    if (!hosts) this.#servicesByHost.set(s.hostname, hosts = new Set());
-    hosts.add(key);
-  }
-
-  #unindexService(key: string): boolean {
-    const s = this.#services.get(key);
-    if (!s) return false;
-    this.#services.delete(key);
-    for (const vip of s.vips) {
-      if (vip.length !== undefined) continue;
-      const k = addressKey(vip);
-      const set = this.#servicesByVip.get(k);
-      set?.delete(key);
-      if (set && set.size === 0) this.#servicesByVip.delete(k);
-    }
-    this.#cidrVips = this.#cidrVips.filter((c) => c.key !== key);
-    const hosts = this.#servicesByHost.get(s.hostname);
-    hosts?.delete(key);
-    if (hosts && hosts.size === 0) this.#servicesByHost.delete(s.hostname);
-    return true;
-  }
-
   upsertService(s: Service): void {
-    this.#unindexService(serviceKey(s));
-    this.#indexService(s);
+    this.#services.set(s);
     this.#changed("service");
   }
 
   removeService(key: string): boolean {
-    if (!this.#unindexService(key)) return false;
+    if (!this.#services.delete(key)) return false;
     this.#changed("service");
     return true;
   }
@@ -220,23 +105,10 @@ export class ProxyState {
   /** Replaces everything (a local config reload); one `all` change. */
   replaceAll(snapshot: StateSnapshot): void {
     this.#workloads.clear();
-    this.#workloadsByAddr.clear();
-    this.#workloadsByIp.clear();
     this.#services.clear();
-    this.#servicesByVip.clear();
-    this.#cidrVips = [];
-    this.#servicesByHost.clear();
-    this.#endpoints.clear();
-    this.#endpointCache.clear();
     this.#policies.clear();
-    for (const w of snapshot.workloads) {
-      this.#unindexWorkload(w.uid);
-      this.#indexWorkload(w);
-    }
-    for (const s of snapshot.services) {
-      this.#unindexService(serviceKey(s));
-      this.#indexService(s);
-    }
+    for (const w of snapshot.workloads) this.#workloads.set(w);
+    for (const s of snapshot.services) this.#services.set(s);
     for (const p of snapshot.policies) this.#policies.set(policyKey(p), p);
     this.#changed("all");
   }
@@ -253,77 +125,36 @@ export class ProxyState {
   }
 
   workloadByIp(network: string, ip: string): Workload | undefined {
-    const uid = this.#workloadsByAddr.get(addressKey({ network, address: ip }));
-    return uid === undefined ? undefined : this.#workloads.get(uid);
+    return this.#workloads.byAddress(network, ip);
   }
 
   /** Non-HostNetwork workloads with this IP on any network, sorted by uid. */
   workloadsWithIp(ip: string): Workload[] {
-    const uids = [...(this.#workloadsByIp.get(ip) ?? [])].sort();
-    return uids.map((u) => this.#workloads.get(u)).filter((w): w is Workload => w !== undefined);
+    return this.#workloads.withIp(ip);
   }
 
   service(key: string): Service | undefined {
     return this.#services.get(key);
   }
 
-  /** The service a VIP belongs to: exact VIPs first, then the longest CIDR prefix; ranked by {@link rankServices}. */
+  /** The service a VIP belongs to: exact VIPs first, then the longest CIDR prefix, best ranked first. */
   serviceByAddress(network: string, ip: string, clientNamespace?: string): Service | undefined {
-    const exact = this.#servicesByVip.get(addressKey({ network, address: ip }));
-    if (exact) {
-      const best = rankServices(this.#keysToServices(exact), clientNamespace)[0];
-      if (best) return best;
-    }
-    let bestLen = -1;
-    let candidates: Service[] = [];
-    for (const c of this.#cidrVips) {
-      if (c.network !== network || c.length < bestLen || !prefixContains(c.address, c.length, ip)) continue;
-      const s = this.#services.get(c.key);
-      if (!s || rankServices([s], clientNamespace).length === 0) continue;
-      if (c.length > bestLen) {
-        bestLen = c.length;
-        candidates = [];
-      }
-      candidates.push(s);
-    }
-    return rankServices(candidates, clientNamespace)[0];
+    return this.#services.byAddress(network, ip, clientNamespace);
   }
 
   /** Services with this hostname visible to `clientNamespace`, best first. */
   servicesByHostname(hostname: string, clientNamespace?: string): Service[] {
-    return rankServices(this.#keysToServices(this.#servicesByHost.get(hostname) ?? []), clientNamespace);
-  }
-
-  #keysToServices(keys: Iterable<string>): Service[] {
-    const out: Service[] = [];
-    for (const k of keys) {
-      const s = this.#services.get(k);
-      if (s) out.push(s);
-    }
-    return out;
+    return this.#services.byHostname(hostname, clientNamespace);
   }
 
   /** The endpoints of a service (known or not yet), sorted by workload uid. Shared; do not mutate. */
   endpoints(key: string): readonly Endpoint[] {
-    const cached = this.#endpointCache.get(key);
-    if (cached) return cached;
-    const eps = this.#endpoints.get(key);
-    if (!eps) return [];
-    const out: Endpoint[] = [];
-    for (const [uid, ports] of eps) {
-      const workload = this.#workloads.get(uid);
-      if (workload) out.push({ workload, ports });
-    }
-    out.sort((a, b) => (a.workload.uid < b.workload.uid ? -1 : a.workload.uid > b.workload.uid ? 1 : 0));
-    this.#endpointCache.set(key, out);
-    return out;
+    return this.#workloads.endpoints(key);
   }
 
   /** Endpoints whose service has not arrived yet: service key → uid → ports (config_dump `stagedServices`). */
   stagedServices(): Map<string, Map<string, PortMap>> {
-    const out = new Map<string, Map<string, PortMap>>();
-    for (const [key, eps] of this.#endpoints) if (!this.#services.has(key)) out.set(key, new Map(eps));
-    return out;
+    return this.#workloads.endpointsOfUnknown((key) => this.#services.has(key));
   }
 
   localWorkloads(node: string): Workload[] {
@@ -351,14 +182,12 @@ export class ProxyState {
 
   /** All workloads, sorted by uid. */
   allWorkloads(): Workload[] {
-    return [...this.#workloads.values()].sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+    return this.#workloads.all();
   }
 
   /** All services, sorted by hostname then namespace. */
   allServices(): Service[] {
-    return [...this.#services.values()].sort((a, b) =>
-      a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : a.namespace < b.namespace ? -1 : 1
-    );
+    return this.#services.all();
   }
 
   /** All policies, sorted by `ns/name`. */

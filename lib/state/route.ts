@@ -5,7 +5,8 @@
 import { formatIdentity } from "../identity/spiffe.ts";
 import { canonicalIp, formatSocketAddr, ipFamily, isLoopback } from "./ip.ts";
 import { LoadBalancerState, preferLocality, type Weighted } from "./load_balancer.ts";
-import type { Endpoint, ProxyState } from "./proxy_state.ts";
+import type { Endpoint } from "./workload_index.ts";
+import type { ProxyState } from "./proxy_state.ts";
 import { type GatewayAddress, type Service, serviceKey, type Workload } from "./types.ts";
 import { HBONE_PORT, PROXY_PORTS } from "../config/ports.ts";
 

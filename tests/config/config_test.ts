@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../../lib/config/config.ts";
-import { ConfigError, parseBytes, parseDuration } from "../../lib/config/parse.ts";
+import { ConfigError } from "../../lib/config/parse.ts";
 
 Deno.test("defaults follow ztunnel, standalone by default when a local config and CA are given", () => {
   const c = loadConfig({ LOCAL_XDS_PATH: "/etc/zt/mesh.yaml", LOCAL_CA_DIR: "/etc/zt/ca" }, {}, "host-1");
@@ -126,13 +126,4 @@ Deno.test("XDS_HEADER_* and CA_HEADER_* become gRPC headers, lowercased with und
   const c = loadConfig({ XDS_HEADER_X_Tenant: "t1", CA_HEADER_foo: "bar" });
   assert.deepEqual(c.xdsHeaders, { x_tenant: "t1" });
   assert.deepEqual(c.caHeaders, { foo: "bar" });
-});
-
-Deno.test("durations and sizes", () => {
-  assert.equal(parseDuration("X", "1h30m"), 5_400_000);
-  assert.equal(parseDuration("X", "250ms"), 250);
-  assert.equal(parseDuration("X", "10"), 10_000);
-  assert.throws(() => parseDuration("X", "10 parsecs"));
-  assert.equal(parseBytes("X", "4Mi"), 4 * 1024 * 1024);
-  assert.equal(parseBytes("X", "64Ki"), 65536);
 });

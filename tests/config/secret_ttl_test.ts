@@ -1,6 +1,7 @@
 /** SECRET_TTL is bounded to a lifetime the CA can issue and zt can renew; others stop the node at start. */
 import assert from "node:assert/strict";
-import { loadConfig, SECRET_TTL_BOUNDS_MS } from "../../lib/config/config.ts";
+import { loadConfig } from "../../lib/config/config.ts";
+import { SECRET_TTL_BOUNDS_MS } from "../../lib/config/secret_ttl.ts";
 import { ConfigError } from "../../lib/config/parse.ts";
 import { runZt } from "../fakes/zt_node.ts";
 

@@ -7,7 +7,7 @@ import { ztCommand } from "../../lib/cli/node_process.ts";
 import { LogCollector, type LogRecord } from "../../lib/cli/log_collector.ts";
 import { ztPermissions } from "./permissions.ts";
 import type { Netns } from "./netns.ts";
-import { SETTINGS } from "../../lib/config/config.ts";
+import { SETTINGS } from "../../lib/config/settings.ts";
 import { COMMANDS } from "../../main.ts";
 
 export type { LogRecord };
@@ -124,7 +124,7 @@ export class NetnsZtNode {
 /** Why capture tests cannot run yet: ZT_CAPTURE and `zt redirect` are not wired into zt. */
 export function captureWiringSkipReason(): string | undefined {
   if (!SETTINGS.some((s) => (s[0] as string) === "ZT_CAPTURE")) {
-    return "ZT_CAPTURE is not a setting of lib/config/config.ts yet";
+    return "ZT_CAPTURE is not a setting of lib/config/settings.ts yet";
   }
   if (!("redirect" in COMMANDS)) return "`zt redirect` is not a command of main.ts yet";
   return undefined;

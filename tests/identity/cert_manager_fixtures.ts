@@ -1,10 +1,6 @@
 /** Shared fixtures for the CertManager tests: a manual clock and a CA answered by hand. */
-import {
-  type CertChange,
-  CertManager,
-  type CertSource,
-  type Clock,
-} from "../../lib/identity/cert_manager.ts";
+import { type CertChange, CertManager, type CertSource } from "../../lib/identity/cert_manager.ts";
+import type { Clock } from "../../lib/identity/clock.ts";
 import type { WorkloadCertificate } from "../../lib/identity/certificate.ts";
 import type { Identity } from "../../lib/identity/spiffe.ts";
 import { silentLogger } from "../../lib/log/logger.ts";

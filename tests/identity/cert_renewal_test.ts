@@ -5,12 +5,8 @@
 import assert from "node:assert/strict";
 import { initCaDir } from "../../lib/identity/ca_init.ts";
 import { BuiltinCa } from "../../lib/identity/builtin_ca.ts";
-import {
-  CertManager,
-  type CertSource,
-  MAX_TIMER_MS,
-  MIN_REFRESH_MS,
-} from "../../lib/identity/cert_manager.ts";
+import { CertManager, type CertSource } from "../../lib/identity/cert_manager.ts";
+import { MAX_TIMER_MS, MIN_REFRESH_MS } from "../../lib/identity/cert_entry.ts";
 import { renewalTime } from "../../lib/identity/renewal_time.ts";
 import type { WorkloadCertificate } from "../../lib/identity/certificate.ts";
 import { silentLogger } from "../../lib/log/logger.ts";

@@ -160,6 +160,7 @@ export function loadConfig(
   const loopbackIp = get("INSTANCE_IP") !== undefined && isLoopback(instanceIp);
   const ipv6 = parseBool("IPV6_ENABLED", get("IPV6_ENABLED") ?? "true");
   const wildcard = loopbackIp || get("INSTANCE_IP") === undefined ? instanceIp : ipv6 ? "::" : "0.0.0.0";
+  const inpod = inpodSettings(get);
   const addr = (n: SettingName, port: number, host: string) =>
     parseHostPort(n, str(n, `${host.includes(":") ? `[${host}]` : host}:${port}`), host);
   const cfg: Config = {
@@ -205,7 +206,11 @@ export function loadConfig(
     ),
     http2FrameSize: parseBytes("HTTP2_FRAME_SIZE", str("HTTP2_FRAME_SIZE", "1048576"), 16384, 2 ** 24 - 1),
     connectionTerminationDeadlineMs: terminationDeadline(env, get),
-    socks5Enabled: parseBool("UNSTABLE_ENABLE_SOCKS5", str("UNSTABLE_ENABLE_SOCKS5", "true")),
+    // ztunnel opens no SOCKS5 listener unless asked; standalone nodes keep it (their clients' entry).
+    socks5Enabled: parseBool(
+      "UNSTABLE_ENABLE_SOCKS5",
+      str("UNSTABLE_ENABLE_SOCKS5", inpod.inpodEnabled ? "false" : "true"),
+    ),
     adminAddr: addr("ADMIN_ADDR", 15000, loopbackIp ? instanceIp : "localhost"),
     statsAddr: addr("STATS_ADDR", 15020, wildcard),
     readinessAddr: addr("READINESS_ADDR", 15021, wildcard),
@@ -215,7 +220,7 @@ export function loadConfig(
     tlsBackend: parseEnum("ZT_TLS", str("ZT_TLS", "node"), ["node", "openssl"] as const),
     captureMode: parseEnum("ZT_CAPTURE", str("ZT_CAPTURE", "none"), ["none", "tproxy"] as const),
     authzPolicyInfoLogging: parseBool("AUTHZ_POLICY_INFO_LOGGING", str("AUTHZ_POLICY_INFO_LOGGING", "false")),
-    ...inpodSettings(get),
+    ...inpod,
     keepalive: {
       enabled: parseBool("KEEPALIVE_ENABLED", str("KEEPALIVE_ENABLED", "true")),
       timeMs: parseDuration("KEEPALIVE_TIME", str("KEEPALIVE_TIME", "180s")),

@@ -79,7 +79,12 @@ export const SETTINGS = [
     "5s",
     "Drain deadline for live connections.",
   ],
-  ["UNSTABLE_ENABLE_SOCKS5", "enable-socks5", "true", "SOCKS5 listener on each local pod's IP, port 15080."],
+  [
+    "UNSTABLE_ENABLE_SOCKS5",
+    "enable-socks5",
+    "`true`; `false` in in-pod mode",
+    "SOCKS5 listener on port 15080 of each local pod (ztunnel's default is off; standalone nodes use it as their entry).",
+  ],
   [
     "ADMIN_ADDR",
     "admin-addr",

@@ -127,3 +127,11 @@ Deno.test("XDS_HEADER_* and CA_HEADER_* become gRPC headers, lowercased with und
   assert.deepEqual(c.xdsHeaders, { x_tenant: "t1" });
   assert.deepEqual(c.caHeaders, { foo: "bar" });
 });
+
+Deno.test("SOCKS5: on for standalone nodes, off in in-pod mode as in ztunnel, either way when set", () => {
+  assert.equal(loadConfig({}).socks5Enabled, true);
+  assert.equal(loadConfig({ INPOD_ENABLED: "true" }).socks5Enabled, false);
+  assert.equal(loadConfig({ INPOD_UDS: "/var/run/ztunnel/ztunnel.sock" }).socks5Enabled, false);
+  assert.equal(loadConfig({ INPOD_ENABLED: "true", UNSTABLE_ENABLE_SOCKS5: "true" }).socks5Enabled, true);
+  assert.equal(loadConfig({ UNSTABLE_ENABLE_SOCKS5: "false" }).socks5Enabled, false);
+});

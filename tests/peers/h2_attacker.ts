@@ -48,6 +48,8 @@ export class H2Attacker {
   readonly received = new Map<number, number>();
   /** Every RST_STREAM received, in order: [stream, code]. */
   readonly resets: Array<[number, number]> = [];
+  /** performance.now() of the first RST_STREAM. */
+  firstResetAt?: number;
   /** The server's SETTINGS_INITIAL_WINDOW_SIZE (what each new stream may carry towards it). */
   serverInitialWindow = 65535;
   /** WINDOW_UPDATE increments received per stream (0: the connection). */
@@ -244,6 +246,7 @@ export class H2Attacker {
       };
     } else if (type === FrameType.RST_STREAM && p.length === 4) {
       this.resets.push([id, dv.getUint32(0)]);
+      this.firstResetAt ??= performance.now();
     } else if (type === FrameType.SETTINGS && p.length % 6 === 0) {
       for (let i = 0; i < p.length; i += 6) {
         if (dv.getUint16(i) === SETTINGS_INITIAL_WINDOW_SIZE) this.serverInitialWindow = dv.getUint32(i + 2);

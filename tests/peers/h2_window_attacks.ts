@@ -40,7 +40,7 @@ export async function dataPastStreamWindow(ctx: AttackContext): Promise<AttackRe
     port: a.localPort,
     resets: [...a.resets],
     closed: false,
-    stopMs: undefined,
+    stopMs: a.firstResetAt === undefined ? undefined : Math.round(a.firstResetAt - t0),
     pingsReceived: 0,
   };
   return result("DATA past the stream window", t0, [conn], r.sent, r.end, { status, stillOpen });

@@ -93,7 +93,15 @@ export class HboneServer {
       if (transport) tieToTransport(socket, transport);
       this.#accept(nodeChannel(socket));
     });
-    this.#server.on("tlsClientError", (err: Error) => this.#handshakeFailed(err));
+    // Deno reports a handshake timeout here but leaves the connection open (Node destroys it): close
+    // the TLS socket and the socket under it, whatever the failure.
+    this.#server.on("tlsClientError", (err: Error, socket?: tls.TLSSocket) => {
+      if (socket) {
+        socket.destroy();
+        transportOf(socket)?.destroy();
+      }
+      this.#handshakeFailed(err);
+    });
   }
 
   get hasCertificate(): boolean {

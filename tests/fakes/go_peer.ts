@@ -1,5 +1,6 @@
 /**
- * Go test peers (tests/peers/<name>/, one Go module each), built by the test suite itself: `go build`
+ * Go test peers (tests/peers/<name>/, one Go module each: its own main package, or a pinned tool its
+ * go.mod names with a `tool` directive), built by the test suite itself: `go build`
  * into a cache directory outside the tree, keyed by a hash of the module's .go files, go.mod, go.sum and
  * the Go toolchain, so only the first run after a change pays for the build; test files running in
  * parallel take a lock, one builds and the others wait. Without `go` on PATH the caller gets a reason
@@ -130,10 +131,22 @@ async function buildLock(lock: string): Promise<(() => Promise<void>) | undefine
   return undefined;
 }
 
+/**
+ * The package `go build` makes of a module: its own main package, or, for a module with no Go files
+ * of its own (a pinned third-party tool, e.g. tests/peers/h2spec), the one `tool` its go.mod names.
+ */
+async function buildTarget(moduleDir: string): Promise<string> {
+  for await (const e of Deno.readDir(moduleDir)) if (e.isFile && e.name.endsWith(".go")) return ".";
+  const goMod = await Deno.readTextFile(`${moduleDir}/go.mod`);
+  const tools = [...goMod.matchAll(/^tool\s+(\S+)\s*$/gm)].map((m) => m[1]);
+  if (tools.length !== 1) throw new Error(`${moduleDir}: no .go files, and ${tools.length} tool directives`);
+  return tools[0];
+}
+
 async function goBuild(go: string, moduleDir: string, path: string): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
   const out = await new Deno.Command(go, {
-    args: ["build", "-trimpath", "-buildvcs=false", "-mod=readonly", "-o", tmp, "."],
+    args: ["build", "-trimpath", "-buildvcs=false", "-mod=readonly", "-o", tmp, await buildTarget(moduleDir)],
     cwd: moduleDir,
     env: { GOTOOLCHAIN: "local", GOFLAGS: "" },
     stdout: "piped",

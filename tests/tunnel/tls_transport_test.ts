@@ -48,3 +48,60 @@ Deno.test("tls transport: the peer's end closes zt's TLS socket and its transpor
     await pki.cleanup();
   }
 });
+
+Deno.test("tls transport: a paused TLS socket stops reading its transport (the peer is pushed back); resume delivers every byte", async () => {
+  const pki = await makeTestPki();
+  const server = tls.createServer({ ...tlsOptions(await pki.issue("demo", "server")), requestCert: true });
+  let got = 0;
+  let sum = 0;
+  const serverSide = new Promise<tls.TLSSocket>((resolve) => {
+    server.on("secureConnection", (t: tls.TLSSocket) => {
+      tieToTransport(t, transportOf(t)!);
+      t.on("data", (c: Uint8Array) => {
+        got += c.length;
+        for (const b of c) sum = (sum + b) % 65521;
+      });
+      t.pause();
+      resolve(t);
+    });
+  });
+  const l = hostFactory().listenTcp({ ip: "127.0.0.1", port: 0 });
+  l.serve({ onConnection: ({ socket }) => server.emit("connection", socket) });
+  const raw = await hostFactory().connectTcp(l.address);
+  const c = tls.connect({
+    ...tlsOptions(await pki.issue("demo", "client")),
+    socket: raw,
+    checkServerIdentity: () => undefined,
+  });
+  try {
+    await new Promise((r) => c.once("secureConnect", r));
+    const t = await serverSide;
+    const chunk = new Uint8Array(1 << 20).map((_, i) => i * 7);
+    let sent = 0;
+    let sentSum = 0;
+    let blocked = false;
+    while (sent < 64 << 20 && !blocked) {
+      sent += chunk.length;
+      for (const b of chunk) sentSum = (sentSum + b) % 65521;
+      if (!c.write(chunk)) {
+        blocked = !await Promise.race([
+          new Promise<boolean>((r) => c.once("drain", () => r(true))),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 500)),
+        ]);
+      }
+    }
+    assert.ok(blocked, `the client's writes block while the server is paused (${sent} bytes went out)`);
+    assert.equal(got, 0);
+    t.resume();
+    await new Promise<void>((r) => {
+      const check = () => got >= sent ? r() : setTimeout(check, 10);
+      check();
+    });
+    assert.equal(got, sent);
+    assert.equal(sum, sentSum);
+  } finally {
+    c.destroy();
+    l.close();
+    await pki.cleanup();
+  }
+});

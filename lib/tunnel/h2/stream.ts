@@ -209,10 +209,14 @@ export class H2Stream {
     this.#maybeClosed();
   }
 
-  /** Aborts the stream: RST_STREAM to the peer, errors for local readers and writers. */
+  /**
+   * Aborts the stream: RST_STREAM to the peer, errors for local readers and writers. A stream already
+   * failing (reset by either side: its sink may call this from onError) sends nothing more (RFC 9113
+   * §5.1: nothing but PRIORITY on a closed stream; §5.4.2: no RST_STREAM in answer to one).
+   */
   reset(code: number = ErrorCode.CANCEL, err?: Error): void {
     this.owner.answer(this);
-    if (this.#closed) return;
+    if (this.#closed || this.#error) return;
     this.owner.sendRst(this.id, code);
     this.fail(err ?? new H2Error(`stream reset locally (code ${code})`, code, this.id));
   }
